@@ -1,0 +1,1 @@
+"""Upstream sources: one package per API, each turning upstream JSON into a snapshot."""

@@ -1,0 +1,211 @@
+"""The `oceanbase-backup-exporter` command: flags, start-up, signals, shutdown."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from exporter import __version__
+from exporter.collector import ExporterState, collect
+from exporter.config import Config, ConfigError, check_secrets, load_config
+from exporter.exposition import render
+from exporter.logs import LEVELS, setup_logging
+from exporter.poller import Poller, select_shard
+from exporter.server import ExporterServer
+
+log = logging.getLogger("exporter")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DEMO_PASSWORD = "demo-root-password"  # noqa: S105 - the built-in simulator's, not a real one
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line, with the Prometheus exporters' flag spellings."""
+    parser = argparse.ArgumentParser(
+        prog="oceanbase-backup-exporter",
+        description="Prometheus exporter for OceanBase backup and restore health.",
+    )
+    add = parser.add_argument
+    add("--config.file", dest="config_file", default="config.yaml", help="YAML config file")
+    add("--config.check", "--check-config", dest="check", action="store_true",
+        help="validate the config and its secrets files, then exit 0 or 1")  # fmt: skip
+    add("--web.listen-address", dest="listen", default=":10180", help="HOST:PORT to serve on")
+    add("--web.telemetry-path", dest="telemetry_path", default="/metrics")
+    add("--web.config.file", dest="web_config", default=None,
+        help="TLS and basic auth for our endpoints (exporter-toolkit format)")  # fmt: skip
+    add("--log.level", dest="log_level", default="info", choices=sorted(LEVELS))
+    add("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"])
+    add("--once", action="store_true", help="poll every target once, print the exposition, exit")
+    add("--probe-only", dest="probe_only", action="store_true",
+        help="poll a target only when /probe asks for it")  # fmt: skip
+    add("--shard", default="0/1", help="INDEX/COUNT: poll only this shard of the targets")
+    add("--demo", action="store_true", help="poll the built-in simulator instead of the config")
+    add("--version", action="version", version=f"oceanbase-backup-exporter {__version__}")
+    return parser.parse_args(argv)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index_text, _, count_text = text.partition("/")
+    index, count = int(index_text), int(count_text)
+    if count < 1 or not 0 <= index < count:
+        raise ValueError("--shard INDEX/COUNT needs 0 <= INDEX < COUNT")
+    return index, count
+
+
+def _listen(text: str) -> tuple[str | None, int]:
+    host, _, port = text.rpartition(":")
+    return (host.strip("[]") or None), int(port)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    try:
+        shard = _shard(args.shard)
+        listen = _listen(args.listen)
+    except ValueError as exc:
+        print(f"usage error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.web_config:
+        print("--web.config.file is not supported yet", file=sys.stderr)
+        return EXIT_USAGE
+    if args.check:
+        return check_config(Path(args.config_file))
+    if args.demo:
+        return asyncio.run(run_demo(args, listen))
+    try:
+        config = _load(Path(args.config_file), shard)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"config error: {problem}", file=sys.stderr)
+        return EXIT_USAGE if args.once else EXIT_FAILED
+    if args.once:
+        return asyncio.run(run_once(config))
+    return asyncio.run(serve(args, Path(args.config_file), shard, listen))
+
+
+def check_config(path: Path) -> int:
+    """`--config.check`: print every problem with its path in the file; contact nothing."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{path}: {problem}", file=sys.stderr)
+        return EXIT_FAILED
+    problems = check_secrets(config)
+    for problem in problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    for warning in config.warnings:
+        print(f"{path}: warning: {warning}", file=sys.stderr)
+    if problems:
+        return EXIT_FAILED
+    print(f"{path}: OK, {len(config.targets)} targets")
+    return EXIT_OK
+
+
+def _load(path: Path, shard: tuple[int, int]) -> Config:
+    config = load_config(path)
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    index, count = shard
+    if count > 1:
+        config = config.model_copy(update={"targets": select_shard(config.targets, index, count)})
+    return config
+
+
+async def run_once(config: Config) -> int:
+    """`--once`: poll every target once, print the exposition; 1 if any poll failed."""
+    poller = Poller(config)
+    try:
+        results = await poller.poll_all_once()
+        metrics = collect(poller.snapshots(), ExporterState(True, None))
+        sys.stdout.buffer.write(render(metrics, open_metrics=False))
+        sys.stdout.flush()
+    finally:
+        await poller.stop()
+    return EXIT_OK if all(r.complete for r in results) else EXIT_FAILED
+
+
+async def serve(
+    args: argparse.Namespace, path: Path, shard: tuple[int, int], listen: tuple[str | None, int]
+) -> int:
+    """Run the poll loops and the HTTP server until SIGTERM or SIGINT."""
+    poller = Poller(_load(path, shard))
+    server = ExporterServer(
+        poller,
+        lambda: _load(path, shard),
+        telemetry_path=args.telemetry_path,
+        probe_only=args.probe_only,
+    )
+    if not args.probe_only:
+        poller.start()
+    runner = web.AppRunner(server.app(), handle_signals=False, access_log=None)
+    await runner.setup()
+    host, port = listen
+    try:
+        site = web.TCPSite(runner, host, port, reuse_address=True)
+        await site.start()
+    except OSError as exc:
+        log.error("cannot listen on %s: %s", args.listen, exc)
+        await poller.stop()
+        await runner.cleanup()
+        return EXIT_FAILED
+    log.info(
+        "listening: address=%s version=%s targets=%d", args.listen, __version__, len(poller.runners)
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(server.reload()))
+    await stop.wait()
+    log.info("shutting down")
+    await runner.cleanup()
+    await poller.stop()
+    return EXIT_OK
+
+
+def _write_demo_config(folder: Path, urls: list[str]) -> Path:
+    """A config file for the demo, with the simulator's password in a secrets file."""
+    secret = folder / "password"
+    secret.write_text(DEMO_PASSWORD)
+    secret.chmod(0o600)
+    targets = "".join(
+        f"  - name: demo-{i}\n    source: obshell\n    url: {url}\n"
+        f"    password_file: {secret}\n    labels: {{site: demo}}\n"
+        for i, url in enumerate(urls)
+    )
+    config_path = folder / "config.yaml"
+    config_path.write_text(f"defaults:\n  interval: 15s\ntargets:\n{targets}")
+    return config_path
+
+
+async def run_demo(args: argparse.Namespace, listen: tuple[str | None, int]) -> int:
+    """`--demo`: the built-in simulator on loopback, and the exporter polling it."""
+    from exporter.simulator import Simulator  # the simulator is only needed here
+
+    simulator = Simulator(
+        scenario="demo", clusters=2, tenants=4, speed=60.0, password=DEMO_PASSWORD
+    )
+    await simulator.start("127.0.0.1", 0)
+    with tempfile.TemporaryDirectory(prefix="obexporter-demo-") as folder:
+        config_path = _write_demo_config(Path(folder), [simulator.agent_url(i) for i in range(2)])
+        log.info(
+            "demo: simulator at %s; open http://localhost:%d/ and /metrics",
+            simulator.base_url, listen[1],
+        )  # fmt: skip
+        try:
+            return await serve(args, config_path, (0, 1), listen)
+        finally:
+            with contextlib.suppress(Exception):
+                await simulator.stop()

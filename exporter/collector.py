@@ -1,0 +1,515 @@
+"""Snapshots -> Prometheus metric families: the only module that knows metric names.
+
+Families are built from the immutable snapshots on each render, so the series of a tenant,
+cluster or target that is gone simply are not produced any more. `CATALOGUE` lists every
+family with its type and help; the metrics reference in docs/ is generated from it.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from prometheus_client.core import Metric
+
+from exporter import __version__
+from exporter.snapshot import BackupTask, Cluster, LogBackup, Restore, TargetSnapshot, Tenant
+from exporter.states import BACKUP_TASK_STATES, LOG_BACKUP_STATES, RESTORE_STATES
+
+Labels = dict[str, str]
+INFO_COMMENT_LIMIT = 128
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """A metric family of the contract: name (without `_total` for counters), type, help."""
+
+    name: str
+    type: str
+    help: str
+    labels: tuple[str, ...] = ()
+
+
+CATALOGUE: dict[str, FamilySpec] = {}
+
+
+def _spec(name: str, type_: str, help_: str, *labels: str) -> str:
+    CATALOGUE[name] = FamilySpec(name, type_, help_, labels)
+    return name
+
+
+# fmt: off
+# Tenants
+TENANT_INFO = _spec(
+    "oceanbase_tenant_info",
+    "gauge",
+    "A discovered user tenant (value 1); join key for tenants without backups.",
+    "tenant_status",
+)
+# Data backup: the latest task per tenant
+TASK_STATUS = _spec(
+    "oceanbase_backup_task_status",
+    "gauge",
+    "State of the latest data backup task: 1 for the current state, 0 for the others (running phases count as DOING).",
+    "status",
+)
+TASK_RATE = _spec(
+    "oceanbase_backup_task_output_bytes_per_second",
+    "gauge",
+    "Output rate of the latest data backup task, bytes per second.",
+)
+TASK_INPUT = _spec(
+    "oceanbase_backup_task_input_bytes", "gauge", "Bytes read by the latest data backup task."
+)
+TASK_OUTPUT = _spec(
+    "oceanbase_backup_task_output_bytes", "gauge", "Bytes written by the latest data backup task."
+)
+TASK_EXTRA = _spec(
+    "oceanbase_backup_task_extra_meta_bytes",
+    "gauge",
+    "Extra metadata bytes of the latest data backup task.",
+)
+TASK_TABLETS = _spec(
+    "oceanbase_backup_task_tablets", "gauge", "Tablets the latest data backup task has to back up."
+)
+TASK_TABLETS_DONE = _spec(
+    "oceanbase_backup_task_finished_tablets",
+    "gauge",
+    "Tablets the latest data backup task has finished.",
+)
+TASK_MACRO = _spec(
+    "oceanbase_backup_task_macro_blocks",
+    "gauge",
+    "Macro blocks the latest data backup task has to back up.",
+)
+TASK_MACRO_DONE = _spec(
+    "oceanbase_backup_task_finished_macro_blocks",
+    "gauge",
+    "Macro blocks the latest data backup task has finished.",
+)
+TASK_TABLET_RATIO = _spec(
+    "oceanbase_backup_task_tablet_progress_ratio",
+    "gauge",
+    "Finished tablets / tablets of the latest data backup task (absent when there are none).",
+)
+TASK_MACRO_RATIO = _spec(
+    "oceanbase_backup_task_macro_block_progress_ratio",
+    "gauge",
+    "Finished macro blocks / macro blocks of the latest data backup task (absent when there are none).",
+)
+TASK_FILES = _spec(
+    "oceanbase_backup_task_files", "gauge", "Files written by the latest data backup task."
+)
+TASK_START = _spec(
+    "oceanbase_backup_task_start_timestamp_seconds",
+    "gauge",
+    "Start of the latest data backup task, Unix seconds.",
+)
+TASK_END = _spec(
+    "oceanbase_backup_task_end_timestamp_seconds",
+    "gauge",
+    "End of the latest data backup task, Unix seconds (absent while it runs).",
+)
+TASK_START_SCN = _spec(
+    "oceanbase_backup_task_start_scn_timestamp_seconds",
+    "gauge",
+    "Start SCN of the latest data backup task, as Unix seconds.",
+)
+TASK_END_SCN = _spec(
+    "oceanbase_backup_task_end_scn_timestamp_seconds",
+    "gauge",
+    "End SCN of the latest data backup task, as Unix seconds.",
+)
+TASK_RESULT = _spec(
+    "oceanbase_backup_task_result_code",
+    "gauge",
+    "Result of the latest data backup task: 0 for success, else the OceanBase error code.",
+)
+TASK_INFO = _spec(
+    "oceanbase_backup_task_info",
+    "gauge",
+    "Identity of the latest data backup task (value 1); raw_status is the upstream status or phase.",
+    "backup_set_id",
+    "task_id",
+    "job_id",
+    "incarnation",
+    "encryption_mode",
+    "path",
+    "comment",
+    "raw_status",
+)
+LAST_SUCCESS = _spec(
+    "oceanbase_backup_last_success_timestamp_seconds",
+    "gauge",
+    "End of the latest successful data backup, Unix seconds, from the upstream history.",
+)
+LAST_FAILURE = _spec(
+    "oceanbase_backup_last_failure_timestamp_seconds",
+    "gauge",
+    "End of the latest failed data backup, Unix seconds, from the upstream history.",
+)
+# Log backup
+LOG_CHECKPOINT = _spec(
+    "oceanbase_log_backup_checkpoint_timestamp_seconds",
+    "gauge",
+    "Log backup (archive) checkpoint, Unix seconds. Alert on time() - this.",
+)
+LOG_DELAY = _spec(
+    "oceanbase_log_backup_delay_seconds",
+    "gauge",
+    "Log backup delay as the source reported it at poll time; prefer time() - oceanbase_log_backup_checkpoint_timestamp_seconds.",
+)
+LOG_STATUS = _spec(
+    "oceanbase_log_backup_status",
+    "gauge",
+    "State of the log backup (archive) round: 1 for the current state, 0 for the others.",
+    "status",
+)
+LOG_INFO = _spec(
+    "oceanbase_log_backup_info",
+    "gauge",
+    "The upstream status of the log backup round (value 1).",
+    "raw_status",
+)
+# Recovery point
+RECOVERY_POINT = _spec(
+    "oceanbase_backup_recovery_point_timestamp_seconds",
+    "gauge",
+    "Latest point in time the tenant can provably be restored to, Unix seconds: time() - this is the data a disaster now would lose.",
+)
+# Cluster
+CLUSTER_INFO = _spec(
+    "oceanbase_cluster_info",
+    "gauge",
+    "A monitored cluster (value 1).",
+    "ob_version",
+    "cluster_type",
+)
+# Restore
+RESTORE_STATUS = _spec(
+    "oceanbase_restore_status",
+    "gauge",
+    "State of the newest restore of a tenant: 1 for the current state, 0 for the others.",
+    "status",
+)
+RESTORE_PROGRESS = _spec(
+    "oceanbase_restore_progress_ratio", "gauge", "Restore progress (0..1) as reported by OceanBase."
+)
+RECOVER_PROGRESS = _spec(
+    "oceanbase_restore_recover_progress_ratio",
+    "gauge",
+    "Log recovery progress (0..1) of the restore as reported by OceanBase.",
+)
+RESTORE_TABLETS = _spec("oceanbase_restore_tablets", "gauge", "Tablets the restore has to restore.")
+RESTORE_TABLETS_DONE = _spec(
+    "oceanbase_restore_finished_tablets", "gauge", "Tablets the restore has finished."
+)
+RESTORE_BYTES = _spec("oceanbase_restore_bytes", "gauge", "Bytes the restore has to restore.")
+RESTORE_BYTES_DONE = _spec(
+    "oceanbase_restore_finished_bytes", "gauge", "Bytes the restore has finished."
+)
+RESTORE_LS = _spec("oceanbase_restore_log_streams", "gauge", "Log streams of a finished restore.")
+RESTORE_LS_DONE = _spec(
+    "oceanbase_restore_finished_log_streams", "gauge", "Log streams a finished restore completed."
+)
+RESTORE_START = _spec(
+    "oceanbase_restore_start_timestamp_seconds", "gauge", "Start of the restore, Unix seconds."
+)
+RESTORE_FINISH = _spec(
+    "oceanbase_restore_finish_timestamp_seconds",
+    "gauge",
+    "End of a finished restore, Unix seconds.",
+)
+RESTORE_SCN = _spec(
+    "oceanbase_restore_scn_timestamp_seconds",
+    "gauge",
+    "The point in time the restore restores to, Unix seconds.",
+)
+RECOVER_SCN = _spec(
+    "oceanbase_restore_recover_scn_timestamp_seconds",
+    "gauge",
+    "How far log recovery of a running restore got, Unix seconds.",
+)
+RESTORE_INFO = _spec(
+    "oceanbase_restore_info",
+    "gauge",
+    "Identity of the newest restore of a tenant (value 1).",
+    "job_id",
+    "restore_tenant_id",
+    "backup_tenant_name",
+    "backup_cluster_name",
+    "comment",
+    "raw_status",
+)
+# The exporter itself
+TARGET_UP = _spec(
+    "oceanbase_backup_exporter_target_up",
+    "gauge",
+    "1 when the last poll reached the API and authenticated.",
+)
+LAST_POLL_SUCCESS = _spec(
+    "oceanbase_backup_exporter_last_poll_success_timestamp_seconds",
+    "gauge",
+    "End of the last poll in which every supported endpoint answered, Unix seconds.",
+)
+LAST_POLL_DURATION = _spec(
+    "oceanbase_backup_exporter_last_poll_duration_seconds",
+    "gauge",
+    "Length of the last poll, seconds.",
+)
+POLLS = _spec("oceanbase_backup_exporter_polls", "counter", "Polls of the target.")
+REQUESTS = _spec(
+    "oceanbase_backup_exporter_requests",
+    "counter",
+    "Upstream requests, by route template.",
+    "endpoint",
+)
+REQUEST_DURATION = _spec(
+    "oceanbase_backup_exporter_request_duration_seconds",
+    "histogram",
+    "Upstream request latency, by route template.",
+    "endpoint",
+)
+POLL_ERRORS = _spec(
+    "oceanbase_backup_exporter_poll_errors",
+    "counter",
+    "Failed upstream requests, by route template and reason.",
+    "endpoint",
+    "reason",
+)
+ENDPOINT_SUPPORTED = _spec(
+    "oceanbase_backup_exporter_endpoint_supported",
+    "gauge",
+    "1 when the upstream has this optional endpoint (learned per agent version).",
+    "endpoint",
+)
+RELOAD_OK = _spec(
+    "oceanbase_backup_exporter_config_last_reload_successful",
+    "gauge",
+    "1 when the last configuration reload succeeded.",
+)
+RELOAD_TS = _spec(
+    "oceanbase_backup_exporter_config_last_reload_success_timestamp_seconds",
+    "gauge",
+    "Time of the last successful configuration reload, Unix seconds.",
+)
+BUILD_INFO = _spec("oceanbase_backup_exporter_build_info", "gauge", "The exporter's version (value 1).", "version", "python_version")
+# fmt: on
+
+
+class _Families:
+    """Metric families under construction, created on first use in catalogue order."""
+
+    def __init__(self) -> None:
+        self._metrics: dict[str, Metric] = {}
+
+    def add(self, name: str, labels: Labels, value: float | None, suffix: str = "") -> None:
+        """Add a sample; a None value is unknown and yields no sample at all."""
+        if value is None:
+            return
+        metric = self._metrics.get(name)
+        if metric is None:
+            spec = CATALOGUE[name]
+            metric = self._metrics[name] = Metric(name, spec.help, spec.type)
+        metric.add_sample(name + suffix, labels, float(value))
+
+    def state_set(
+        self, name: str, labels: Labels, states: Sequence[str], current: str | None
+    ) -> None:
+        """One series per state of a fixed set, 1 for the current one."""
+        if current is None:
+            return
+        for state in states:
+            self.add(name, {**labels, "status": state}, 1.0 if state == current else 0.0)
+
+    def metrics(self) -> list[Metric]:
+        """The families built, in the catalogue's order."""
+        return [self._metrics[name] for name in CATALOGUE if name in self._metrics]
+
+
+@dataclass(frozen=True)
+class ExporterState:
+    """Process-wide facts rendered beside the targets."""
+
+    reload_successful: bool
+    reload_success_timestamp: float | None
+
+
+def collect(
+    targets: Iterable[TargetSnapshot], process: ExporterState | None, with_target_label: bool = True
+) -> list[Metric]:
+    """Build every family from the snapshots; `process` None leaves out process-wide series."""
+    families = _Families()
+    for target in targets:
+        base = _target_labels(target, with_target_label)
+        _exporter_families(families, target, base)
+        if target.data is None:
+            continue
+        for cluster in target.data.clusters:
+            _cluster_families(families, cluster, base)
+    if process is not None:
+        families.add(RELOAD_OK, {}, 1.0 if process.reload_successful else 0.0)
+        families.add(RELOAD_TS, {}, process.reload_success_timestamp)
+        build = {"version": __version__, "python_version": platform.python_version()}
+        families.add(BUILD_INFO, build, 1.0)
+    return families.metrics()
+
+
+def _target_labels(target: TargetSnapshot, with_target_label: bool) -> Labels:
+    labels: Labels = {"target": target.name} if with_target_label else {}
+    labels["source"] = target.source
+    labels.update(target.labels)
+    return labels
+
+
+def _exporter_families(families: _Families, target: TargetSnapshot, base: Labels) -> None:
+    health = target.health
+    if health.up is not None:
+        families.add(TARGET_UP, base, 1.0 if health.up else 0.0)
+    families.add(LAST_POLL_SUCCESS, base, health.last_success)
+    families.add(LAST_POLL_DURATION, base, health.last_duration)
+    families.add(POLLS, base, health.polls_total, "_total")
+    for endpoint, count in health.requests:
+        families.add(REQUESTS, {**base, "endpoint": endpoint}, count, "_total")
+    for endpoint, reason, count in health.errors:
+        families.add(POLL_ERRORS, {**base, "endpoint": endpoint, "reason": reason}, count, "_total")
+    for endpoint, histogram in health.latency:
+        labels = {**base, "endpoint": endpoint}
+        for bound, count in histogram.buckets:
+            families.add(REQUEST_DURATION, {**labels, "le": _le(bound)}, count, "_bucket")
+        families.add(REQUEST_DURATION, {**labels, "le": "+Inf"}, histogram.count, "_bucket")
+        families.add(REQUEST_DURATION, labels, histogram.count, "_count")
+        families.add(REQUEST_DURATION, labels, histogram.total, "_sum")
+    for endpoint, supported in health.endpoint_supported:
+        families.add(ENDPOINT_SUPPORTED, {**base, "endpoint": endpoint}, 1.0 if supported else 0.0)
+
+
+def _le(bound: float) -> str:
+    return repr(float(bound))
+
+
+def _cluster_families(families: _Families, cluster: Cluster, base: Labels) -> None:
+    identity = cluster.identity
+    labels = {**base, "ob_cluster_name": identity.name, "ob_cluster_id": identity.id}
+    info = {"ob_version": identity.version, "cluster_type": identity.cluster_type}
+    families.add(CLUSTER_INFO, {**labels, **info}, 1.0)
+    for tenant in cluster.tenants:
+        tenant_labels = {
+            **labels,
+            "tenant_name": tenant.name,
+            "ob_tenant_id": str(tenant.tenant_id),
+        }
+        _tenant_families(families, tenant, tenant_labels)
+    for restore in cluster.restores:
+        _restore_families(families, restore, {**labels, "tenant_name": restore.tenant_name})
+
+
+def _tenant_families(families: _Families, tenant: Tenant, labels: Labels) -> None:
+    families.add(TENANT_INFO, {**labels, "tenant_status": tenant.tenant_status}, 1.0)
+    if tenant.backup_task is not None:
+        _task_families(families, tenant.backup_task, labels)
+    families.add(LAST_SUCCESS, labels, tenant.last_success)
+    families.add(LAST_FAILURE, labels, tenant.last_failure)
+    if tenant.log_backup is not None:
+        _log_backup_families(families, tenant.log_backup, labels)
+    families.add(RECOVERY_POINT, labels, tenant.recovery_point)
+
+
+def _task_families(families: _Families, task: BackupTask, labels: Labels) -> None:
+    families.state_set(TASK_STATUS, labels, BACKUP_TASK_STATES, task.status)
+    families.add(TASK_RATE, labels, task.output_rate_bytes)
+    families.add(TASK_INPUT, labels, task.input_bytes)
+    families.add(TASK_OUTPUT, labels, task.output_bytes)
+    families.add(TASK_EXTRA, labels, task.extra_meta_bytes)
+    families.add(TASK_TABLETS, labels, task.tablets)
+    families.add(TASK_TABLETS_DONE, labels, task.finished_tablets)
+    families.add(TASK_MACRO, labels, task.macro_blocks)
+    families.add(TASK_MACRO_DONE, labels, task.finished_macro_blocks)
+    families.add(TASK_TABLET_RATIO, labels, _ratio(task.finished_tablets, task.tablets))
+    families.add(TASK_MACRO_RATIO, labels, _ratio(task.finished_macro_blocks, task.macro_blocks))
+    families.add(TASK_FILES, labels, task.files)
+    families.add(TASK_START, labels, task.start)
+    families.add(TASK_END, labels, task.end)
+    families.add(TASK_START_SCN, labels, task.start_scn)
+    families.add(TASK_END_SCN, labels, task.end_scn)
+    families.add(TASK_RESULT, labels, task.result_code)
+    info = {
+        "backup_set_id": str(task.backup_set_id),
+        "task_id": str(task.task_id),
+        "job_id": str(task.job_id),
+        "incarnation": str(task.incarnation),
+        "encryption_mode": task.encryption_mode,
+        "path": sanitize_path(task.path),
+        "comment": clean_comment(task.comment),
+        "raw_status": task.raw_status,
+    }
+    families.add(TASK_INFO, {**labels, **info}, 1.0)
+
+
+def _log_backup_families(families: _Families, log_backup: LogBackup, labels: Labels) -> None:
+    families.add(LOG_CHECKPOINT, labels, log_backup.checkpoint)
+    families.add(LOG_DELAY, labels, log_backup.delay)
+    families.state_set(LOG_STATUS, labels, LOG_BACKUP_STATES, log_backup.status)
+    if log_backup.raw_status:
+        families.add(LOG_INFO, {**labels, "raw_status": log_backup.raw_status}, 1.0)
+
+
+def _restore_families(families: _Families, restore: Restore, labels: Labels) -> None:
+    families.state_set(RESTORE_STATUS, labels, RESTORE_STATES, restore.status)
+    values: tuple[tuple[str, float | None], ...] = (
+        (RESTORE_PROGRESS, restore.restore_progress),
+        (RECOVER_PROGRESS, restore.recover_progress),
+        (RESTORE_TABLETS, restore.tablets),
+        (RESTORE_TABLETS_DONE, restore.finished_tablets),
+        (RESTORE_BYTES, restore.total_bytes),
+        (RESTORE_BYTES_DONE, restore.finished_bytes),
+        (RESTORE_LS, restore.log_streams),
+        (RESTORE_LS_DONE, restore.finished_log_streams),
+        (RESTORE_START, restore.start),
+        (RESTORE_FINISH, restore.finish),
+        (RESTORE_SCN, restore.restore_scn),
+        (RECOVER_SCN, restore.recover_scn),
+    )
+    for name, value in values:
+        families.add(name, labels, value)
+    info = {
+        "job_id": str(restore.job_id),
+        "restore_tenant_id": str(restore.restore_tenant_id),
+        "backup_tenant_name": restore.backup_tenant_name,
+        "backup_cluster_name": restore.backup_cluster_name,
+        "comment": clean_comment(restore.comment),
+        "raw_status": restore.raw_status,
+    }
+    families.add(RESTORE_INFO, {**labels, **info}, 1.0)
+
+
+def _ratio(done: int, total: int) -> float | None:
+    return done / total if total > 0 else None
+
+
+_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@")
+
+
+def sanitize_path(path: str) -> str:
+    """A storage path without query string or user info: both can carry access keys."""
+    without_query = path.split("?", 1)[0]
+    return _USERINFO.sub(r"\1", without_query)
+
+
+def clean_comment(text: str) -> str:
+    """Free text fit for a label: one line, at most INFO_COMMENT_LIMIT characters."""
+    one_line = " ".join(text.split())
+    return one_line[:INFO_COMMENT_LIMIT]
+
+
+class SnapshotCollector:
+    """A prometheus_client collector over a callable that returns the current families."""
+
+    def __init__(self, families: Callable[[], list[Metric]]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the families (prometheus_client's Collector protocol)."""
+        yield from self._families()

@@ -1,0 +1,336 @@
+"""Polls every target on its own schedule and keeps each one's latest snapshot.
+
+One asyncio task per target, all on shared HTTP clients (one per distinct TLS setting), under
+one global concurrency cap and a per-target cap. A slow or dead target only ever waits on its
+own timeouts. After an auth failure a target backs off exponentially (obshell checks a wrong
+password by logging in to OceanBase, and repeated failed logins can lock root@sys) unless its
+credentials change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from exporter.config import Config, ObshellTarget, SecretFileError, Target, TLSConfig
+from exporter.snapshot import HistogramSnapshot, TargetData, TargetHealth, TargetSnapshot
+from exporter.sources.base import PollResult, Source
+from exporter.sources.http import LATENCY_BUCKETS, RequestStats, UpstreamHTTP
+from exporter.sources.obshell.auth import HybridAuth
+from exporter.sources.obshell.source import ObshellSource
+
+log = logging.getLogger(__name__)
+
+MAX_AUTH_BACKOFF = 600.0
+JITTER = 0.1
+
+
+def _secret_reader(secret: object | None) -> Callable[[], str]:
+    if secret is None:
+        return lambda: ""
+    return secret.read  # type: ignore[attr-defined, no-any-return]
+
+
+def build_source(target: Target, http: Callable[[httpx.Auth | None], UpstreamHTTP]) -> Source:
+    """The source object for a target; the one place that maps `source:` to code."""
+    if isinstance(target, ObshellTarget):
+        agent = target.agent_password
+        auth = HybridAuth(
+            password=_secret_reader(target.password),
+            agent_password=agent.read if agent is not None else None,
+        )
+        return ObshellSource(target, http(auth))
+    raise NotImplementedError(f"source {target.source!r} is not implemented yet")
+
+
+def credentials_fingerprint(target: Target) -> str:
+    """A digest of the target's current credentials (files re-read), to notice rotation."""
+    parts: list[str] = []
+    for field_name in ("password", "agent_password", "access_key_secret"):
+        secret = getattr(target, field_name, None)
+        if secret is None:
+            continue
+        try:
+            parts.append(secret.fingerprint())
+        except SecretFileError:  # an unreadable file counts as changed; the poll reports it
+            parts.append("unreadable")
+    for field_name in ("username", "access_key_id"):
+        parts.append(str(getattr(target, field_name, "")))
+    return "|".join(parts)
+
+
+@dataclass
+class _Health:
+    up: bool | None = None
+    last_success: float | None = None
+    last_duration: float | None = None
+    last_attempt_end: float | None = None
+    last_error: str = ""
+    polls: int = 0
+    auth_failures: int = 0
+
+
+class TargetRunner:
+    """One target: its source, its counters, its latest good data, and its poll loop."""
+
+    def __init__(self, target: Target, source: Source, stats: RequestStats) -> None:
+        self.target = target
+        self.source = source
+        self.stats = stats
+        self.health = _Health()
+        self.data: TargetData | None = None
+        self.next_delay = target.interval
+        self._lock = asyncio.Lock()
+        self._fingerprint = credentials_fingerprint(target)
+
+    async def poll(self) -> PollResult:
+        """Poll once now (serialised: a probe and the loop never poll concurrently)."""
+        async with self._lock:
+            started = time.monotonic()
+            result = await self.source.poll()
+            ended = time.time()
+            self._record(result, time.monotonic() - started, ended)
+            return result
+
+    def _record(self, result: PollResult, duration: float, ended: float) -> None:
+        health = self.health
+        health.polls += 1
+        health.last_duration = duration
+        health.last_attempt_end = ended
+        for error in result.errors:
+            self.stats.errors[(error.endpoint, error.reason)] += 1
+        auth_failed = any(e.reason == "auth" for e in result.errors)
+        health.up = result.data is not None and not auth_failed
+        if result.data is not None:
+            self.data = result.data
+        if result.complete:
+            health.last_success = ended
+        health.last_error = str(result.errors[0]) if result.errors else ""
+        for error in result.errors:
+            log.warning(
+                "poll failed: target=%s endpoint=%s reason=%s error=%s",
+                self.target.name, error.endpoint, error.reason, error.message,
+            )  # fmt: skip
+        if auth_failed:
+            health.auth_failures += 1
+            self.next_delay = min(
+                MAX_AUTH_BACKOFF, self.target.interval * 2 ** (health.auth_failures - 1)
+            )
+        else:
+            health.auth_failures = 0
+            self.next_delay = self.target.interval
+
+    async def run(self) -> None:
+        """Poll forever on the target's interval (with backoff after auth failures)."""
+        await asyncio.sleep(random.uniform(0, min(1.0, self.target.interval * JITTER)))  # noqa: S311
+        while True:
+            started = time.monotonic()
+            await self.poll()
+            delay = self.next_delay * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311
+            await self._sleep_until(started + delay)
+
+    async def _sleep_until(self, deadline: float) -> None:
+        """Sleep, but during an auth backoff retry at once when the credentials change."""
+        while (remaining := deadline - time.monotonic()) > 0:
+            step = min(remaining, self.target.interval) if self.health.auth_failures else remaining
+            await asyncio.sleep(step)
+            if self.health.auth_failures:
+                fingerprint = credentials_fingerprint(self.target)
+                if fingerprint != self._fingerprint:
+                    self._fingerprint = fingerprint
+                    log.info("credentials changed: target=%s retrying now", self.target.name)
+                    return
+
+    def snapshot(self, now: float) -> TargetSnapshot:
+        """The target's state for rendering; its data is left out once it is stale."""
+        data = self.data
+        if data is not None and now - data.polled_at > self.target.stale_after:
+            data = None
+        stats = self.stats
+        latency = tuple(
+            (
+                endpoint,
+                HistogramSnapshot(
+                    tuple(zip(LATENCY_BUCKETS, h.buckets, strict=True)), h.count, h.total
+                ),
+            )
+            for endpoint, h in sorted(stats.latency.items())
+        )
+        health = TargetHealth(
+            up=self.health.up,
+            last_success=self.health.last_success,
+            last_duration=self.health.last_duration,
+            last_attempt=self.health.last_attempt_end,
+            last_error=self.health.last_error,
+            polls_total=self.health.polls,
+            requests=tuple(sorted(stats.requests.items())),
+            errors=tuple(sorted((e, r, c) for (e, r), c in stats.errors.items())),
+            latency=latency,
+            endpoint_supported=tuple(sorted(self.source.endpoint_support().items())),
+        )
+        return TargetSnapshot(
+            name=self.target.name,
+            source=self.target.source,
+            labels=tuple(sorted(self.target.labels.items())),
+            health=health,
+            data=data,
+            stale_after=self.target.stale_after,
+        )
+
+    def healthy(self, now: float) -> bool:
+        """False when the target has not finished an attempt for too long (a stuck loop)."""
+        last = self.health.last_attempt_end
+        if last is None:
+            return True
+        allowance = max(2 * self.target.interval, self.next_delay + self.target.interval)
+        return now - last <= allowance * (1 + JITTER) + self.target.timeout
+
+
+class HTTPClients:
+    """Shared HTTP clients, one per distinct TLS setting, on the aiohttp transport.
+
+    httpx's own transport costs ~10x the CPU per request at our concurrency (see
+    docs/benchmarks.md); the aiohttp transport keeps httpx's API and auth flows.
+    """
+
+    def __init__(self, max_connections: int) -> None:
+        self._max_connections = max_connections
+        self._clients: dict[TLSConfig, httpx.AsyncClient] = {}
+
+    def client(self, tls: TLSConfig) -> httpx.AsyncClient:
+        """The client for a TLS setting, created on first use."""
+        existing = self._clients.get(tls)
+        if existing is not None:
+            return existing
+        context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+        if tls.insecure_skip_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if tls.cert_file:
+            context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
+        transport = AiohttpTransport(
+            verify=context,
+            limits=httpx.Limits(max_connections=self._max_connections),
+            trust_env=False,
+        )
+        client = httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False)
+        self._clients[tls] = client
+        return client
+
+    async def aclose(self) -> None:
+        """Close every client."""
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+
+class Poller:
+    """All targets of a config: runs their loops and hands out their snapshots."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._clients = HTTPClients(config.concurrency)
+        self._global_limit = asyncio.Semaphore(config.concurrency)
+        self.runners: dict[str, TargetRunner] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.started_at = time.time()
+        self._running = False
+        for target in config.targets:
+            self.runners[target.name] = self._runner(target)
+
+    def _runner(self, target: Target) -> TargetRunner:
+        stats = RequestStats()
+        target_limit = asyncio.Semaphore(target.max_concurrency)
+        client = self._clients.client(target.tls)
+
+        def http(auth: httpx.Auth | None) -> UpstreamHTTP:
+            return UpstreamHTTP(
+                client,
+                global_limit=self._global_limit,
+                target_limit=target_limit,
+                timeout=target.timeout,
+                stats=stats,
+                auth=auth,
+            )
+
+        return TargetRunner(target, build_source(target, http), stats)
+
+    def start(self) -> None:
+        """Start every target's poll loop."""
+        self._running = True
+        for name, runner in self.runners.items():
+            self._tasks[name] = asyncio.create_task(runner.run(), name=f"poll:{name}")
+
+    async def apply(self, config: Config) -> None:
+        """Switch to a new config: unchanged targets keep their runner, state and counters.
+
+        The swap of `runners` is one assignment, so a scrape sees the old or the new set of
+        targets, never a mix.
+        """
+        rebuild = config.concurrency != self.config.concurrency
+        if rebuild:
+            self._global_limit = asyncio.Semaphore(config.concurrency)
+        runners: dict[str, TargetRunner] = {}
+        for target in config.targets:
+            current = self.runners.get(target.name)
+            keep = current is not None and current.target == target and not rebuild
+            runners[target.name] = current if keep and current else self._runner(target)
+        for name, task in list(self._tasks.items()):
+            if runners.get(name) is not self.runners.get(name):
+                task.cancel()
+                del self._tasks[name]
+        self.config = config
+        self.runners = runners
+        if self._running:
+            for name, runner in runners.items():
+                if name not in self._tasks:
+                    self._tasks[name] = asyncio.create_task(runner.run(), name=f"poll:{name}")
+
+    async def poll_all_once(self) -> list[PollResult]:
+        """Poll every target once, concurrently (for `--once`)."""
+        return list(await asyncio.gather(*(r.poll() for r in self.runners.values())))
+
+    def snapshots(self, now: float | None = None) -> list[TargetSnapshot]:
+        """Every target's current snapshot, in config order."""
+        moment = time.time() if now is None else now
+        return [runner.snapshot(moment) for runner in self.runners.values()]
+
+    def ready(self, now: float) -> bool:
+        """Every target had one attempt, or one interval has passed."""
+        if all(r.health.last_attempt_end is not None for r in self.runners.values()):
+            return True
+        longest = max((t.interval for t in self.config.targets), default=0.0)
+        return now - self.started_at >= longest
+
+    def healthy(self, now: float) -> list[str]:
+        """Names of targets whose loop seems stuck (empty when all is well)."""
+        return [name for name, r in self.runners.items() if not r.healthy(now)]
+
+    async def stop(self) -> None:
+        """Cancel the loops and close the HTTP clients."""
+        for task in self._tasks.values():
+            task.cancel()
+        for task in self._tasks.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self._clients.aclose()
+
+
+def select_shard(targets: Iterable[Target], index: int, count: int) -> list[Target]:
+    """Targets whose stable hash of `name` falls in shard `index` of `count`."""
+
+    def shard(name: str) -> int:
+        return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % count
+
+    return [t for t in targets if shard(t.name) == index]

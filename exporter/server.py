@@ -1,0 +1,182 @@
+"""The exporter's HTTP endpoints, on aiohttp (already our HTTP client's transport)."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from exporter import __version__
+from exporter.collector import ExporterState, collect
+from exporter.config import Config, ConfigError
+from exporter.exposition import (
+    OPENMETRICS_CONTENT_TYPE,
+    TEXT_CONTENT_TYPE,
+    Exposition,
+    render,
+)
+from exporter.poller import Poller
+
+log = logging.getLogger(__name__)
+
+# Leave Prometheus this much of its scrape timeout to receive what a probe-time poll found.
+PROBE_TIMEOUT_MARGIN = 0.5
+
+
+@dataclass
+class ReloadState:
+    """Outcome of the last configuration (re)load."""
+
+    successful: bool = True
+    success_timestamp: float | None = field(default_factory=time.time)
+
+    def as_exporter_state(self) -> ExporterState:
+        """The immutable view the collector renders."""
+        return ExporterState(self.successful, self.success_timestamp)
+
+
+class ExporterServer:
+    """Holds the poller and serves what it knows; reloads swap the config under it."""
+
+    def __init__(
+        self,
+        poller: Poller,
+        load_config: Callable[[], Config],
+        telemetry_path: str = "/metrics",
+        probe_only: bool = False,
+    ) -> None:
+        self.poller = poller
+        self._load_config = load_config
+        self.reload_state = ReloadState()
+        self._probe_only = probe_only
+        self._telemetry_path = telemetry_path
+        self._reload_lock = asyncio.Lock()
+        self.exposition = Exposition(
+            self.poller.snapshots,
+            self.reload_state.as_exporter_state,
+            with_data=not probe_only,
+        )
+
+    def app(self) -> web.Application:
+        """The aiohttp application with every endpoint."""
+        app = web.Application()
+        app.add_routes(
+            [
+                web.get("/", self.index),
+                web.get(self._telemetry_path, self.metrics),
+                web.get("/probe", self.probe),
+                web.get("/-/healthy", self.healthy),
+                web.get("/-/ready", self.ready),
+                web.post("/-/reload", self.reload_endpoint),
+            ]
+        )
+        return app
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """All targets' latest data and the exporter's own series."""
+        open_metrics = "application/openmetrics-text" in request.headers.get("Accept", "")
+        gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+        body = self.exposition.body(open_metrics, gzipped)
+        headers = {"Content-Type": OPENMETRICS_CONTENT_TYPE if open_metrics else TEXT_CONTENT_TYPE}
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=body, headers=headers)
+
+    async def probe(self, request: web.Request) -> web.Response:
+        """One configured target's data, without the `target` label."""
+        name = request.query.get("target", "")
+        runner = self.poller.runners.get(name)
+        if runner is None:
+            # Only configured names: the exporter never calls a URL it was not configured with.
+            return web.Response(status=400, text="unknown target: not in the configuration\n")
+        last = runner.health.last_attempt_end
+        due = last is None or time.time() - last >= runner.target.interval
+        if due and (self._probe_only or last is None):
+            budget = _scrape_budget(request, runner.target.timeout * 3)
+            try:
+                async with asyncio.timeout(budget):
+                    await runner.poll()
+            except TimeoutError:
+                log.warning("probe: poll did not finish in time: target=%s", name)
+        snapshot = runner.snapshot(time.time())
+        open_metrics = "application/openmetrics-text" in request.headers.get("Accept", "")
+        body = render(collect([snapshot], None, with_target_label=False), open_metrics)
+        content_type = OPENMETRICS_CONTENT_TYPE if open_metrics else TEXT_CONTENT_TYPE
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    async def healthy(self, _: web.Request) -> web.Response:
+        """200 while every target's loop makes progress."""
+        stuck = self.poller.healthy(time.time())
+        if stuck:
+            return web.Response(status=503, text="stuck targets: " + ", ".join(stuck) + "\n")
+        return web.Response(text="Healthy\n")
+
+    async def ready(self, _: web.Request) -> web.Response:
+        """200 once every target had an attempt (or one interval passed)."""
+        if self.poller.ready(time.time()):
+            return web.Response(text="Ready\n")
+        return web.Response(status=503, text="Not ready: first polls are running\n")
+
+    async def reload_endpoint(self, _: web.Request) -> web.Response:
+        """POST: reload the configuration, like SIGHUP."""
+        if await self.reload():
+            return web.Response(text="Reloaded\n")
+        return web.Response(status=500, text="Reload failed: see the exporter's log\n")
+
+    async def reload(self) -> bool:
+        """Load the config again; a bad one is rejected and the old one keeps running."""
+        async with self._reload_lock:
+            try:
+                config = self._load_config()
+            except ConfigError as exc:
+                self.reload_state.successful = False
+                for problem in exc.problems:
+                    log.error("config reload rejected: %s", problem)
+                return False
+            await self.poller.apply(config)
+            self.reload_state.successful = True
+            self.reload_state.success_timestamp = time.time()
+            log.info("config reloaded: targets=%d", len(config.targets))
+            return True
+
+    async def index(self, _: web.Request) -> web.Response:
+        """A small status page for people."""
+        now = time.time()
+        rows = []
+        for snapshot in self.poller.snapshots(now):
+            health = snapshot.health
+            age = f"{now - health.last_attempt:.0f}s ago" if health.last_attempt else "not yet"
+            state = {True: "up", False: "down", None: "pending"}[health.up]
+            probe = f"/probe?target={snapshot.name}"
+            rows.append(
+                "<tr>"
+                f"<td>{html.escape(snapshot.name)}</td><td>{html.escape(snapshot.source)}</td>"
+                f"<td>{state}</td><td>{age}</td><td>{html.escape(health.last_error)}</td>"
+                f'<td><a href="{html.escape(probe, quote=True)}">probe</a></td>'
+                "</tr>"
+            )
+        page = f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>OceanBase backup exporter</title></head>
+<body><h1>OceanBase backup exporter</h1><p>Version {html.escape(__version__)}</p>
+<p><a href="{html.escape(self._telemetry_path)}">Metrics</a> ·
+<a href="/-/healthy">Health</a> · <a href="/-/ready">Readiness</a></p>
+<table border="1" cellpadding="4"><tr><th>Target</th><th>Source</th><th>State</th>
+<th>Last poll</th><th>Last error</th><th></th></tr>
+{"".join(rows)}
+</table></body></html>
+"""
+        return web.Response(text=page, content_type="text/html")
+
+
+def _scrape_budget(request: web.Request, default: float) -> float:
+    header = request.headers.get("X-Prometheus-Scrape-Timeout-Seconds")
+    try:
+        seconds = float(header) if header else default
+    except ValueError:
+        seconds = default
+    return max(0.1, seconds - PROBE_TIMEOUT_MARGIN)

@@ -1,0 +1,154 @@
+"""The source-neutral picture of what operators care about, built fresh by every poll.
+
+Everything here is frozen: a poll builds a new `TargetData` and the poller swaps it in whole,
+so a scrape never sees half a poll. Times are Unix seconds (float) or None for unknown; states
+are already normalised to the fixed sets of the metric contract, with the upstream string kept
+beside them for the `_info` series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ClusterIdentity:
+    """How a cluster is labelled: obagent's `ob_cluster_name` and `ob_cluster_id`."""
+
+    name: str
+    id: str
+    version: str = ""
+    cluster_type: str = ""
+
+
+@dataclass(frozen=True)
+class BackupTask:
+    """The latest data backup task of a tenant."""
+
+    status: str
+    raw_status: str
+    backup_set_id: int
+    task_id: int
+    job_id: int
+    incarnation: int
+    encryption_mode: str
+    path: str
+    comment: str
+    output_rate_bytes: float
+    input_bytes: int
+    output_bytes: int
+    extra_meta_bytes: int
+    tablets: int
+    finished_tablets: int
+    macro_blocks: int
+    finished_macro_blocks: int
+    files: int
+    result_code: int
+    start: float | None
+    end: float | None
+    start_scn: float | None
+    end_scn: float | None
+
+
+@dataclass(frozen=True)
+class LogBackup:
+    """Log archive state: checkpoint, delay as reported, and the round's status."""
+
+    checkpoint: float | None
+    delay: float | None
+    status: str | None = None
+    raw_status: str = ""
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """A user tenant and its backup state."""
+
+    name: str
+    tenant_id: int
+    tenant_status: str
+    backup_task: BackupTask | None = None
+    last_success: float | None = None
+    last_failure: float | None = None
+    log_backup: LogBackup | None = None
+    recovery_point: float | None = None
+
+
+@dataclass(frozen=True)
+class Restore:
+    """The newest restore job of one tenant name."""
+
+    tenant_name: str
+    status: str
+    raw_status: str
+    job_id: int
+    restore_tenant_id: int
+    backup_tenant_name: str
+    backup_cluster_name: str
+    comment: str
+    restore_progress: float | None
+    recover_progress: float | None
+    tablets: int | None
+    finished_tablets: int | None
+    total_bytes: int | None
+    finished_bytes: int | None
+    log_streams: int | None
+    finished_log_streams: int | None
+    start: float | None
+    finish: float | None
+    restore_scn: float | None
+    recover_scn: float | None
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One cluster and what it holds."""
+
+    identity: ClusterIdentity
+    tenants: tuple[Tenant, ...] = ()
+    restores: tuple[Restore, ...] = ()
+
+
+@dataclass(frozen=True)
+class TargetData:
+    """Everything one successful (or partly successful) poll of a target learned."""
+
+    clusters: tuple[Cluster, ...]
+    polled_at: float
+
+
+@dataclass(frozen=True)
+class HistogramSnapshot:
+    """Cumulative bucket counts of one histogram."""
+
+    buckets: tuple[tuple[float, int], ...]
+    count: int
+    total: float
+
+
+@dataclass(frozen=True)
+class TargetHealth:
+    """The exporter's own view of a target, rendered as `oceanbase_backup_exporter_*`."""
+
+    up: bool | None = None
+    last_success: float | None = None
+    last_duration: float | None = None
+    last_attempt: float | None = None
+    last_error: str = ""
+    polls_total: int = 0
+    requests: tuple[tuple[str, int], ...] = ()
+    errors: tuple[tuple[str, str, int], ...] = ()
+    latency: tuple[tuple[str, HistogramSnapshot], ...] = ()
+    endpoint_supported: tuple[tuple[str, bool], ...] = ()
+
+
+@dataclass(frozen=True)
+class TargetSnapshot:
+    """A target's latest state: identity labels, health, and data unless it went stale."""
+
+    name: str
+    source: str
+    labels: tuple[tuple[str, str], ...]
+    health: TargetHealth
+    data: TargetData | None = None
+    stale_after: float = field(default=0.0, compare=False)

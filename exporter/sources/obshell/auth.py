@@ -1,0 +1,196 @@
+"""obshell's password auth ("hybrid encryption") as an httpx.Auth.
+
+v2 (obshell >= 4.2.3): a JSON header `{"Auth", "Ts", "Uri"}` encrypted with the node's RSA
+public key (PKCS#1 v1.5, in chunks of k-11 bytes) goes in `X-OCS-Header`, or in
+`X-OCS-Agent-Header` when an agent password is configured. v1 (obshell 4.2.2): `X-OCS-Auth`
+with `{"password", "ts"}` in one block. The key and the scheme are learned per node from the
+unauthenticated `/api/v1/secret` and `/api/v1/info`, and learned again when the node says it
+cannot decrypt our header (its key changes once when it is upgraded to 4.4.2).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+from pydantic import ValidationError
+
+from exporter.sources.errors import PollError
+from exporter.sources.obshell.models import AgentSecret, AgentStatus, Envelope
+
+INFO_PATH = "/api/v1/info"
+SECRET_PATH = "/api/v1/secret"  # noqa: S105 - a route, not a password
+# Routes obshell serves without auth; a stale header on them would only earn a 401.
+UNAUTHENTICATED_PATHS = frozenset({INFO_PATH, SECRET_PATH, "/api/v1/status", "/api/v1/time"})
+# The SDKs use 60 s; obshell only checks that the expiry has not passed when it receives
+# the request, so this is also our tolerance for a client clock behind the server's.
+HEADER_LIFETIME_SECONDS = 60
+DECRYPT_FAILED_CODE = 1
+DECRYPT_FAILED_ERR_CODE = "Security.Authentication.Header.DecryptFailed"
+
+AuthScheme = Literal["v1", "v2"]
+_M = TypeVar("_M", AgentStatus, AgentSecret)
+
+
+@dataclass(frozen=True)
+class NodeKey:
+    """What we learned from one obshell node: its public key and the scheme it speaks."""
+
+    public_key: rsa.RSAPublicKey
+    scheme: AuthScheme
+
+    @property
+    def chunk_size(self) -> int:
+        """Largest plaintext block PKCS#1 v1.5 can encrypt with this key."""
+        return self.public_key.key_size // 8 - 11
+
+
+def rsa_encrypt_chunked(public_key: rsa.RSAPublicKey, plaintext: bytes) -> str:
+    """Encrypt `plaintext` the way obshell decrypts it: PKCS#1 v1.5 per k-11 byte block."""
+    step = public_key.key_size // 8 - 11
+    blocks = (
+        public_key.encrypt(plaintext[i : i + step], padding.PKCS1v15())
+        for i in range(0, len(plaintext), step)
+    )
+    return base64.b64encode(b"".join(blocks)).decode("ascii")
+
+
+def choose_scheme(status: AgentStatus) -> AuthScheme:
+    """Pick the auth scheme: `supportedAuth` when the agent lists it (4.2.5+), else by version."""
+    if status.supportedAuth:
+        return "v2" if "v2" in status.supportedAuth else "v1"
+    return "v1" if status.version.startswith("4.2.2") else "v2"
+
+
+class HybridAuth(httpx.Auth):
+    """Signs every authenticated request for one target (one or more nodes of a cluster).
+
+    Passwords come from callables so that a rotated `*_file` secret is picked up without a
+    restart; they are read per request and never stored here.
+    """
+
+    def __init__(
+        self,
+        password: Callable[[], str],
+        agent_password: Callable[[], str] | None = None,
+        lifetime: int = HEADER_LIFETIME_SECONDS,
+    ) -> None:
+        self._password = password
+        self._agent_password = agent_password
+        self._lifetime = lifetime
+        self._keys: dict[str, NodeKey] = {}
+
+    def forget_keys(self) -> None:
+        """Drop every cached key, e.g. after the agent reported a new version."""
+        self._keys.clear()
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """Attach the encrypted header; on a decrypt failure re-learn the key and retry once."""
+        prefix, api_path = _split_agent_path(request.url.path)
+        if api_path in UNAUTHENTICATED_PATHS:
+            yield request
+            return
+        origin = _origin(request.url) + prefix
+        for attempt in range(2):
+            key = self._keys.get(origin)
+            if key is None:
+                info = yield _sibling(request, prefix + INFO_PATH)
+                await info.aread()
+                secret = yield _sibling(request, prefix + SECRET_PATH)
+                await secret.aread()
+                key = self._keys[origin] = _learn_key(info, secret)
+            self._sign(request, key)
+            response = yield request
+            if attempt == 0 and response.status_code == 401:
+                await response.aread()
+            if attempt == 0 and _is_decrypt_failure(response):
+                self._keys.pop(origin, None)
+                continue
+            return
+
+    def _sign(self, request: httpx.Request, key: NodeKey) -> None:
+        for name in ("X-OCS-Header", "X-OCS-Agent-Header", "X-OCS-Auth"):
+            request.headers.pop(name, None)
+        expiry = int(time.time()) + self._lifetime
+        if key.scheme == "v1":
+            payload = json.dumps({"password": self._password(), "ts": expiry})
+            request.headers["X-OCS-Auth"] = rsa_encrypt_chunked(key.public_key, payload.encode())
+            return
+        header_name = "X-OCS-Header"
+        secret = self._password()
+        if self._agent_password is not None:
+            header_name = "X-OCS-Agent-Header"
+            secret = self._agent_password()
+        uri = request.url.raw_path.decode("ascii")
+        payload = json.dumps({"Auth": secret, "Ts": str(expiry), "Uri": uri})
+        request.headers[header_name] = rsa_encrypt_chunked(key.public_key, payload.encode())
+
+
+def _split_agent_path(path: str) -> tuple[str, str]:
+    """Split `/prefix/api/v1/x` into the agent's base path and the API path.
+
+    An agent normally sits at the root; a base path lets one reverse proxy (or our simulator)
+    front many agents, each with its own key.
+    """
+    index = path.find("/api/v1/")
+    if index <= 0:
+        return "", path
+    return path[:index], path[index:]
+
+
+def _origin(url: httpx.URL) -> str:
+    return f"{url.scheme}://{url.netloc.decode('ascii')}"
+
+
+def _sibling(request: httpx.Request, path: str) -> httpx.Request:
+    """A GET on the same node, with the original request's timeouts."""
+    return httpx.Request(
+        "GET", request.url.copy_with(path=path, query=None), extensions=request.extensions
+    )
+
+
+def _learn_key(info: httpx.Response, secret: httpx.Response) -> NodeKey:
+    status = _data(info, INFO_PATH, AgentStatus)
+    agent_secret = _data(secret, SECRET_PATH, AgentSecret)
+    try:
+        public_key = load_der_public_key(base64.b64decode(agent_secret.public_key, validate=True))
+    except ValueError as exc:
+        message = f"public key is not base64 PKCS#1 DER: {exc}"
+        raise PollError("decode", SECRET_PATH, message) from exc
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise PollError("decode", SECRET_PATH, "public key is not an RSA key")
+    return NodeKey(public_key=public_key, scheme=choose_scheme(status))
+
+
+def _data(response: httpx.Response, route: str, model: type[_M]) -> _M:
+    if response.status_code != 200:
+        raise PollError("http_status", route, f"HTTP {response.status_code}")
+    try:
+        envelope = Envelope[model].model_validate_json(response.content)  # type: ignore[valid-type]
+    except ValidationError as exc:
+        message = f"unexpected response shape ({exc.error_count()} errors)"
+        raise PollError("decode", route, message) from exc
+    if envelope.data is None:
+        raise PollError("decode", route, "response has no data")
+    return envelope.data
+
+
+def _is_decrypt_failure(response: httpx.Response) -> bool:
+    if response.status_code != 401:
+        return False
+    try:
+        error = json.loads(response.content).get("error") or {}
+    except (ValueError, AttributeError):
+        return False
+    return bool(
+        error.get("code") == DECRYPT_FAILED_CODE or error.get("errCode") == DECRYPT_FAILED_ERR_CODE
+    )

@@ -1,0 +1,147 @@
+"""Typed calls to one obshell cluster: envelope decoding, node failover, endpoint support.
+
+What an HTTP answer means is decided here, once: a model for success, None for "there is no
+such task / tenant" (a normal state, not an error), `EndpointUnsupported` for a route this agent
+version does not have, and `PollError` with a reason for everything else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from exporter.sources.errors import PollError
+from exporter.sources.http import Response, UpstreamHTTP
+from exporter.sources.obshell.models import Envelope
+
+M = TypeVar("M", bound=BaseModel)
+
+# Routes added in obshell 4.3.2; older agents answer them with the unknown-route 404.
+OPTIONAL_ROUTES = frozenset(
+    {
+        "/api/v1/tenant/:name/backup/info",
+        "/api/v1/tenant/:name/backup/log/tasks",
+        "/api/v1/tenant/:name/backup/tasks",
+        "/api/v1/restore/tasks",
+    }
+)
+# 400s that mean "this tenant is gone" (current and pre-4.3.1 spellings).
+_TENANT_GONE_CODES = frozenset({"OB.Tenant.NotExist"})
+_TRANSPORT_REASONS = frozenset({"timeout", "connection", "tls"})
+
+
+class EndpointUnsupported(Exception):
+    """The agent does not have this route (an older obshell): not an error."""
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__(endpoint)
+        self.endpoint = endpoint
+
+
+class ObshellClient:
+    """Calls one cluster's agents, trying its nodes in order when one cannot be reached."""
+
+    def __init__(self, http: UpstreamHTTP, base_urls: list[str]) -> None:
+        self._http = http
+        self._bases = [url.rstrip("/") for url in base_urls]
+        self._active = 0
+
+    async def get(
+        self,
+        route: str,
+        model: type[M],
+        *,
+        tenant: str | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Envelope[M] | None:
+        """GET `route` (a template such as `/api/v1/tenant/:name/backup/info`).
+
+        Returns the envelope (with `data` parsed into `model`), or None when obshell says the
+        task or tenant does not exist.
+        """
+        path = route.replace(":name", tenant) if tenant is not None else route
+        response = await self._get_any_node(route, path, params)
+        return _decode(route, response, model)
+
+    async def _get_any_node(
+        self, route: str, path: str, params: Mapping[str, str] | None
+    ) -> Response:
+        failure: PollError | None = None
+        for offset in range(len(self._bases)):
+            index = (self._active + offset) % len(self._bases)
+            try:
+                response = await self._http.get(self._bases[index] + path, route, params)
+            except PollError as exc:
+                if exc.reason not in _TRANSPORT_REASONS:
+                    raise
+                failure = exc
+                continue
+            self._active = index
+            return response
+        assert failure is not None
+        raise failure
+
+
+def _decode(route: str, response: Response, model: type[M]) -> Envelope[M] | None:
+    body = _json(response.body)
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    err_code = error.get("errCode")
+    message = str(error.get("message", ""))[:300]
+    status = response.status
+
+    if status in (401, 403):
+        raise PollError(
+            "auth", route, f"HTTP {status} {err_code or error.get('code', '')} {message}"
+        )
+    if status == 404:
+        if _is_unknown_route(body, message) or (route in OPTIONAL_ROUTES and "data" not in body):
+            raise EndpointUnsupported(route)
+        return None
+    if status == 400 and (err_code in _TENANT_GONE_CODES or _old_tenant_missing(error, message)):
+        return None
+    if not 200 <= status < 300:
+        if error:
+            raise PollError(
+                "api_error", route, f"HTTP {status} {err_code or error.get('code')}: {message}"
+            )
+        raise PollError("http_status", route, f"HTTP {status} without an obshell error body")
+    if not isinstance(body, dict):
+        raise PollError("decode", route, "response is not a JSON object")
+    if body.get("successful") is False:
+        raise PollError("api_error", route, f"{err_code or error.get('code')}: {message}")
+    try:
+        envelope = Envelope[model].model_validate(body)  # type: ignore[valid-type]
+    except ValidationError as exc:
+        raise PollError("decode", route, _shape_problem(exc)) from exc
+    if envelope.data is None:
+        raise PollError("decode", route, "response has no data")
+    return envelope
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _is_unknown_route(body: Any, message: str) -> bool:
+    # obshell's NoRoute handler answers "Element not found: 404 not found"; anything that is not
+    # an obshell envelope at all (a proxy's page) means the same: no such route here.
+    return not isinstance(body, dict) or message.endswith("404 not found")
+
+
+def _old_tenant_missing(error: Mapping[str, Any], message: str) -> bool:
+    """Before 4.3.1: `code` 1001 "Illegal argument: tenant x not found"."""
+    return error.get("code") == 1001 and message.endswith("not found")
+
+
+def _shape_problem(exc: ValidationError) -> str:
+    """Where the JSON differs from what we expect, without echoing its values."""
+    first = exc.errors(include_input=False, include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"unexpected response shape at {where}: {first['msg']} ({exc.error_count()} problems)"

@@ -1,0 +1,506 @@
+"""Poll one obshell-managed cluster and build its source-neutral snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from exporter.config import ObshellTarget
+from exporter.snapshot import (
+    BackupTask,
+    Cluster,
+    ClusterIdentity,
+    LogBackup,
+    Restore,
+    TargetData,
+    Tenant,
+)
+from exporter.sources.base import PollResult
+from exporter.sources.errors import PollError
+from exporter.sources.http import UpstreamHTTP
+from exporter.sources.obshell import models as m
+from exporter.sources.obshell.client import EndpointUnsupported, ObshellClient
+from exporter.sources.values import parse_time, percent_ratio, positive, scn_seconds
+from exporter.states import (
+    RESTORE_FINISHED,
+    backup_task_state,
+    log_backup_state,
+    restore_state,
+    upper_snake,
+)
+
+log = logging.getLogger(__name__)
+
+INFO = "/api/v1/info"
+OB_INFO = "/api/v1/ob/info"
+TENANTS = "/api/v1/tenants/overview"
+CLUSTER_BACKUP = "/api/v1/obcluster/backup/overview"
+TENANT_BACKUP = "/api/v1/tenant/:name/backup/overview"
+BACKUP_INFO = "/api/v1/tenant/:name/backup/info"
+LOG_TASKS = "/api/v1/tenant/:name/backup/log/tasks"
+BACKUP_JOBS = "/api/v1/tenant/:name/backup/tasks"
+RESTORE_TASKS = "/api/v1/restore/tasks"
+RESTORE_OVERVIEW = "/api/v1/tenant/:name/restore/overview"
+
+SYS_TENANT_ID = 1
+RESTORE_PAGE_SIZE = 100
+# A cluster with more restore history than this many pages is paged no further: the newest
+# restores come first, and older ones are past any sensible restore_history anyway.
+MAX_RESTORE_PAGES = 10
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """The parts of a backup job the recovery point needs."""
+
+    start: float | None
+    end: float | None
+    job_id: int
+    plus_archivelog: bool
+
+
+@dataclass(frozen=True)
+class _Round:
+    status: str
+    start: float | None
+    checkpoint: float | None
+
+
+class ObshellSource:
+    """The obshell source of one target; it remembers only identity and endpoint support."""
+
+    def __init__(self, target: ObshellTarget, http: UpstreamHTTP) -> None:
+        self._target = target
+        self._client = ObshellClient(http, target.urls)
+        self._identity: ClusterIdentity | None = None
+        self._agent_version: str | None = None
+        self._supported: dict[str, bool] = {}
+        # Older agents have no restore list: remember tenants seen restoring, so a restore that
+        # finished between two polls still shows its outcome.
+        self._seen_restoring: dict[str, float] = {}
+
+    def endpoint_support(self) -> Mapping[str, bool]:
+        """Optional endpoints learned for the current agent version."""
+        return dict(self._supported)
+
+    async def poll(self) -> PollResult:
+        """Poll everything once; failures become PollErrors in the result, never exceptions."""
+        errors: list[PollError] = []
+        try:
+            data = await self._poll(errors)
+        except PollError as exc:
+            errors.append(exc)
+            data = None
+        return PollResult(data=data, errors=tuple(errors))
+
+    async def _poll(self, errors: list[PollError]) -> TargetData | None:
+        now = time.time()
+        info = await self._required(INFO, m.AgentStatus)
+        if info.data is not None and info.data.version != self._agent_version:
+            # Support is a property of the agent version: learn it again after an upgrade.
+            self._agent_version = info.data.version
+            self._supported.clear()
+        try:
+            ob_info = await self._required(OB_INFO, m.ObInfo)
+            cluster = ob_info.data.obcluster_info if ob_info.data else None
+            if cluster is not None:
+                self._identity = ClusterIdentity(
+                    name=cluster.name, id=str(cluster.id), version=cluster.version
+                )
+        except PollError as exc:
+            if exc.reason == "auth" or self._identity is None:
+                raise
+            errors.append(exc)  # keep the identity we learned before: labels must not flip
+        identity = self._identity
+        assert identity is not None
+
+        overview = await self._required(TENANTS, m.Contents[m.TenantOverview])
+        listed: list[m.TenantOverview] = overview.data.contents if overview.data else []
+        wanted = [t for t in listed if self._is_wanted(t)]
+
+        tasks = await self._latest_tasks(wanted, errors)
+        tenants = await asyncio.gather(
+            *(self._tenant(t, tasks.get(t.tenant_id), now, errors) for t in wanted)
+        )
+        restores: tuple[Restore, ...] = ()
+        if self._target.restore.enabled:
+            restores = await self._restores(wanted, now, errors)
+        cluster_state = Cluster(
+            identity=identity,
+            tenants=tuple(t for t in tenants if t is not None),
+            restores=restores,
+        )
+        return TargetData(clusters=(cluster_state,), polled_at=now)
+
+    def _is_wanted(self, tenant: m.TenantOverview) -> bool:
+        if (
+            tenant.tenant_id == SYS_TENANT_ID
+            or not tenant.tenant_name
+            or tenant.tenant_name == "sys"
+        ):
+            if tenant.tenant_id != SYS_TENANT_ID and not tenant.tenant_name:
+                log.debug("skipping tenant %d without a name", tenant.tenant_id)
+            return False
+        return self._target.tenants.matches(tenant.tenant_name)
+
+    async def _required(self, route: str, model: type[M]) -> m.Envelope[M]:
+        envelope = await self._client.get(route, model)
+        if envelope is None:
+            raise PollError("api_error", route, "obshell reported the resource as missing")
+        return envelope
+
+    async def _optional(
+        self, route: str, call: Coroutine[Any, Any, T], errors: list[PollError]
+    ) -> T | None:
+        """Await a call to a route older agents lack; None when unsupported or failed."""
+        if self._supported.get(route) is False:
+            call.close()
+            return None
+        try:
+            result = await call
+        except EndpointUnsupported:
+            self._supported[route] = False
+            return None
+        except PollError as exc:
+            if exc.reason == "auth":
+                raise
+            errors.append(exc)
+            return None
+        self._supported[route] = True
+        return result
+
+    async def _latest_tasks(
+        self, tenants: list[m.TenantOverview], errors: list[PollError]
+    ) -> dict[int, m.BackupTask]:
+        """Latest task per tenant id: one cluster call, per-tenant calls only if it fails.
+
+        The cluster overview runs the same query as the per-tenant one for every tenant, so it
+        saves N requests; but one tenant's SQL error fails it whole, and then asking per tenant
+        keeps the other tenants' data.
+        """
+        try:
+            overview = await self._client.get(CLUSTER_BACKUP, m.ClusterBackupOverview)
+        except PollError as exc:
+            if exc.reason in ("auth", "timeout", "connection", "tls"):
+                raise
+            errors.append(exc)
+        else:
+            statuses = overview.data.statuses if overview and overview.data else []
+            return {task.tenant_id: task for task in statuses}
+
+        async def one(tenant: m.TenantOverview) -> m.BackupTask | None:
+            try:
+                env = await self._client.get(
+                    TENANT_BACKUP, m.TenantBackupOverview, tenant=tenant.tenant_name
+                )
+            except PollError as exc:
+                if exc.reason == "auth":
+                    raise
+                errors.append(exc)
+                return None
+            return env.data.status if env and env.data else None
+
+        found = await asyncio.gather(*(one(t) for t in tenants))
+        return {task.tenant_id: task for task in found if task is not None}
+
+    async def _tenant(
+        self,
+        tenant: m.TenantOverview,
+        task: m.BackupTask | None,
+        now: float,
+        errors: list[PollError],
+    ) -> Tenant | None:
+        name = tenant.tenant_name
+        info, rounds, success, failure = await asyncio.gather(
+            self._optional(
+                BACKUP_INFO, self._client.get(BACKUP_INFO, m.TenantBackupInfo, tenant=name), errors
+            ),
+            self._optional(
+                LOG_TASKS,
+                self._client.get(LOG_TASKS, m.Contents[m.ArchiveLogTask], tenant=name),
+                errors,
+            ),
+            self._optional(BACKUP_JOBS, self._latest_job(name, "COMPLETED"), errors),
+            self._optional(BACKUP_JOBS, self._latest_job(name, "FAILED"), errors),
+        )
+        backup_task = _backup_task(task) if task else None
+        history_known = self._supported.get(BACKUP_JOBS, False)
+        if history_known:
+            last_success = success.end if success else None
+            last_failure = failure.end if failure else None
+        else:
+            # Without the job history only the latest task can tell, and only about itself.
+            last_success = (
+                backup_task.end if backup_task and backup_task.status == "COMPLETED" else None
+            )
+            last_failure = (
+                backup_task.end if backup_task and backup_task.status == "FAILED" else None
+            )
+
+        log_backup = _log_backup(info, rounds, now, self._supported.get(LOG_TASKS, False))
+        round_ = _active_round(rounds)
+        recovery_point = _recovery_point(success, task, round_, log_backup)
+        return Tenant(
+            name=name,
+            tenant_id=tenant.tenant_id,
+            tenant_status=tenant.status,
+            backup_task=backup_task,
+            last_success=last_success,
+            last_failure=last_failure,
+            log_backup=log_backup,
+            recovery_point=recovery_point,
+        )
+
+    async def _latest_job(self, tenant: str, status: str) -> _Job | None:
+        params = {"status": status, "sort": "start_timestamp,desc", "page": "1", "size": "1"}
+        env = await self._client.get(
+            BACKUP_JOBS, m.PagedContents[m.BackupJob], tenant=tenant, params=params
+        )
+        jobs: list[m.BackupJob] = env.data.contents if env and env.data else []
+        if not jobs:
+            return None
+        job = jobs[0]
+        return _Job(
+            start=parse_time(job.start_timestamp),
+            end=parse_time(job.end_timestamp),
+            job_id=job.job_id,
+            plus_archivelog=job.plus_archivelog,
+        )
+
+    async def _restores(
+        self, tenants: list[m.TenantOverview], now: float, errors: list[PollError]
+    ) -> tuple[Restore, ...]:
+        listed = await self._optional(RESTORE_TASKS, self._restore_tasks(), errors)
+        if listed is not None:
+            newest: dict[str, tuple[m.RestoreInfo, tzinfo]] = {}
+            for task, tz in listed:
+                name = task.restore_tenant_name
+                if not name or not self._target.tenants.matches(name):
+                    continue
+                if name not in newest or _newer(task, newest[name][0]):
+                    newest[name] = (task, tz)
+            candidates = list(newest.values())
+            running = [
+                (t, tz) for t, tz in candidates if restore_state(t.status) not in RESTORE_FINISHED
+            ]
+            detailed = await asyncio.gather(
+                *(self._restore_overview(t.restore_tenant_name, errors) for t, _ in running)
+            )
+            replaced = {
+                t.restore_tenant_name: d for (t, _), d in zip(running, detailed, strict=True) if d
+            }
+            candidates = [replaced.get(t.restore_tenant_name, (t, tz)) for t, tz in candidates]
+        else:
+            watch = {t.tenant_name for t in tenants if t.status.upper() == "RESTORE"}
+            horizon = now - self._target.restore_history
+            self._seen_restoring = {
+                n: ts for n, ts in self._seen_restoring.items() if ts >= horizon
+            }
+            watch |= set(self._seen_restoring)
+            found = await asyncio.gather(
+                *(self._restore_overview(n, errors) for n in sorted(watch))
+            )
+            candidates = [f for f in found if f is not None]
+            for task, _ in candidates:
+                if restore_state(task.status) not in RESTORE_FINISHED:
+                    self._seen_restoring[task.restore_tenant_name] = now
+        restores = (_restore(task, tz) for task, tz in candidates)
+        return tuple(r for r in restores if self._keep_restore(r, now))
+
+    def _keep_restore(self, restore: Restore, now: float) -> bool:
+        if restore.status not in RESTORE_FINISHED:
+            return True
+        ended = restore.finish or restore.start
+        return ended is not None and now - ended <= self._target.restore_history
+
+    async def _restore_tasks(self) -> list[tuple[m.RestoreInfo, tzinfo]]:
+        found: list[tuple[m.RestoreInfo, tzinfo]] = []
+        for page in range(1, MAX_RESTORE_PAGES + 1):
+            params = {"page": str(page), "size": str(RESTORE_PAGE_SIZE)}
+            env = await self._client.get(
+                RESTORE_TASKS, m.PagedContents[m.RestoreTask], params=params
+            )
+            if env is None or env.data is None:
+                break
+            tz = self._zone(env)
+            found.extend((task, tz) for task in env.data.contents)
+            total_pages = env.data.page.total_pages if env.data.page else 1
+            if page >= total_pages or not env.data.contents:
+                break
+        return found
+
+    async def _restore_overview(
+        self, tenant: str, errors: list[PollError]
+    ) -> tuple[m.RestoreInfo, tzinfo] | None:
+        try:
+            env = await self._client.get(RESTORE_OVERVIEW, m.RestoreOverview, tenant=tenant)
+        except PollError as exc:
+            if exc.reason == "auth":
+                raise
+            errors.append(exc)
+            return None
+        if env is None or env.data is None:
+            return None
+        return env.data, self._zone(env)
+
+    def _zone(self, envelope: m.Envelope[T]) -> tzinfo:
+        """The zone for upstream times without offset: config, else the envelope's offset."""
+        if self._target.timezone is not None:
+            return self._target.timezone
+        if envelope.timestamp:
+            try:
+                offset = datetime.fromisoformat(
+                    envelope.timestamp[:26] + envelope.timestamp[-6:]
+                ).tzinfo
+            except ValueError:
+                offset = None
+            if offset is not None:
+                return offset
+        return UTC
+
+
+def _newer(a: m.RestoreInfo, b: m.RestoreInfo) -> bool:
+    return (parse_time(a.start_timestamp) or 0.0, a.job_id) > (
+        parse_time(b.start_timestamp) or 0.0,
+        b.job_id,
+    )
+
+
+def _backup_task(task: m.BackupTask) -> BackupTask:
+    return BackupTask(
+        status=backup_task_state(task.status),
+        raw_status=task.status,
+        backup_set_id=task.backup_set_id,
+        task_id=task.task_id,
+        job_id=task.job_id,
+        incarnation=task.incarnation,
+        encryption_mode=upper_snake(task.encryption_mode),
+        path=task.path,
+        comment=task.comment,
+        output_rate_bytes=task.output_rate_bytes,
+        input_bytes=task.input_bytes,
+        output_bytes=task.output_bytes,
+        extra_meta_bytes=task.extra_meta_bytes,
+        tablets=task.tablet_count,
+        finished_tablets=task.finish_tablet_count,
+        macro_blocks=task.macro_block_count,
+        finished_macro_blocks=task.finish_macro_block_count,
+        files=task.file_count,
+        result_code=task.result,
+        start=parse_time(task.start_timestamp),
+        end=parse_time(task.end_timestamp),
+        start_scn=scn_seconds(task.start_scn),
+        end_scn=scn_seconds(task.end_scn),
+    )
+
+
+def _active_round(rounds: m.Envelope[m.Contents[m.ArchiveLogTask]] | None) -> _Round | None:
+    if rounds is None or rounds.data is None or not rounds.data.contents:
+        return None
+    latest = max(rounds.data.contents, key=lambda r: r.round_id)
+    return _Round(
+        status=latest.status,
+        start=parse_time(latest.start_time),
+        checkpoint=parse_time(latest.checkpoint),
+    )
+
+
+def _log_backup(
+    info: m.Envelope[m.TenantBackupInfo] | None,
+    rounds: m.Envelope[m.Contents[m.ArchiveLogTask]] | None,
+    now: float,
+    rounds_known: bool,
+) -> LogBackup | None:
+    checkpoint = (
+        parse_time(info.data.lastest_archive_log_checkpoint) if info and info.data else None
+    )
+    delay = info.data.archive_log_delay if info and info.data else None
+    round_ = _active_round(rounds)
+    if checkpoint is None and round_ is not None:
+        checkpoint = round_.checkpoint
+    if delay is None and checkpoint is not None:
+        # obshell omits a delay of exactly 0, and computes it as now - checkpoint otherwise.
+        delay = max(0.0, now - checkpoint)
+    status: str | None = None
+    raw = ""
+    if round_ is not None:
+        status, raw = log_backup_state(round_.status), round_.status
+    elif rounds_known and checkpoint is not None:
+        status = "NOT_RUNNING"
+    if checkpoint is None and status is None:
+        return None
+    return LogBackup(checkpoint=checkpoint, delay=delay, status=status, raw_status=raw)
+
+
+def _recovery_point(
+    success: _Job | None,
+    task: m.BackupTask | None,
+    round_: _Round | None,
+    log_backup: LogBackup | None,
+) -> float | None:
+    """The newest time the tenant can provably be restored to, or None.
+
+    The archive checkpoint counts only when the round that produced it covered the whole of
+    the latest successful backup (started before it, passed its end): then data plus logs
+    reach the checkpoint. Otherwise a backup taken with its own logs reaches its end SCN.
+    """
+    if success is None or success.start is None or success.end is None:
+        return None
+    checkpoint = round_.checkpoint if round_ and round_.checkpoint else None
+    if checkpoint is None and log_backup is not None and round_ is not None:
+        checkpoint = log_backup.checkpoint
+    covered = (
+        round_ is not None
+        and round_.start is not None
+        and checkpoint is not None
+        and round_.start <= success.start
+        and checkpoint >= success.end
+    )
+    if covered:
+        return checkpoint
+    own_logs = (
+        success.plus_archivelog
+        and task is not None
+        and task.job_id == success.job_id
+        and backup_task_state(task.status) == "COMPLETED"
+    )
+    if own_logs and task is not None:
+        return scn_seconds(task.end_scn)
+    return None
+
+
+def _restore(task: m.RestoreInfo, tz: tzinfo) -> Restore:
+    status = restore_state(task.status)
+    finished = status in RESTORE_FINISHED
+    return Restore(
+        tenant_name=task.restore_tenant_name,
+        status=status,
+        raw_status=task.status,
+        job_id=task.job_id,
+        restore_tenant_id=task.restore_tenant_id,
+        backup_tenant_name=task.backup_tenant_name,
+        backup_cluster_name=task.backup_cluster_name,
+        comment=task.comment,
+        restore_progress=percent_ratio(task.restore_progress),
+        recover_progress=percent_ratio(task.recover_progress),
+        tablets=task.tablet_count if task.tablet_count > 0 else None,
+        finished_tablets=task.finish_tablet_count if task.tablet_count > 0 else None,
+        total_bytes=positive(task.total_bytes),
+        finished_bytes=task.finish_bytes if task.total_bytes > 0 else None,
+        log_streams=positive(task.ls_count) if finished else None,
+        finished_log_streams=task.finish_ls_count if finished and task.ls_count > 0 else None,
+        start=parse_time(task.start_timestamp, tz),
+        finish=parse_time(task.finish_timestamp, tz) if finished else None,
+        restore_scn=scn_seconds(task.restore_scn),
+        recover_scn=None if finished else scn_seconds(task.recover_scn),
+    )

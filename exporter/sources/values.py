@@ -1,0 +1,52 @@
+"""Reading upstream values the way the metric contract wants them: unknown is None, never 0."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime, tzinfo
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+_COMPACT_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
+
+
+def parse_time(text: str | None, default_tz: tzinfo = UTC) -> float | None:
+    """Unix seconds of an upstream time, or None when it is empty or not a real time.
+
+    Accepts RFC 3339 with any offset (`Z`, `+08:00`, `+0800`) and any number of fractional
+    digits, and `YYYY-MM-DD HH:MM:SS[.f]` without offset, read in `default_tz`. The Go zero
+    time and anything at or before the Unix epoch mean "none".
+    """
+    if not text or not text.strip():
+        return None
+    value = _FRACTION.sub(r"\1", text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    value = _COMPACT_OFFSET.sub(r"\1:\2", value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=default_tz)
+    seconds = moment.timestamp()
+    return seconds if seconds > 0 else None
+
+
+def scn_seconds(scn: int) -> float | None:
+    """An SCN is nanoseconds since the epoch: exact integer until the one division."""
+    return scn / 1_000_000_000 if scn > 0 else None
+
+
+def percent_ratio(text: str) -> float | None:
+    """`"45.67"` -> 0.4567; None for "", garbage, NaN or values outside 0..100."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(value) or not 0.0 <= value <= 100.0:
+        return None
+    return value / 100.0
+
+
+def positive(value: int) -> int | None:
+    """A count the API zero-fills when it does not apply: 0 means unknown."""
+    return value if value > 0 else None

@@ -1,0 +1,97 @@
+"""The fixed state sets of the metric contract, and the mapping of upstream strings onto them.
+
+A `status` label's values never grow at run time: anything we do not know becomes UNKNOWN,
+and the raw string travels on the family's `_info` series instead.
+"""
+
+from __future__ import annotations
+
+UNKNOWN = "UNKNOWN"
+
+BACKUP_TASK_STATES = ("INIT", "DOING", "COMPLETED", "FAILED", "CANCELING", "CANCELED", UNKNOWN)
+# The phases a running task reports in CDB_OB_BACKUP_TASKS; operators see them as DOING.
+BACKUP_RUNNING_PHASES = frozenset(
+    {
+        "BEGINNING",
+        "BACKUP_SYS_META",
+        "BACKUP_USER_META",
+        "BACKUP_META_FINISH",
+        "BACKUP_DATA_SYS",
+        "BACKUP_DATA_MINOR",
+        "BACKUP_DATA_MAJOR",
+        "BACKUP_SYS_DATA",
+        "BACKUP_USER_DATA",
+        "BACKUP_FUSE_TABLET_META",
+        "BEFORE_BACKUP_LOG",
+        "PREPARE_BACKUP_LOG",
+        "BACKUP_LOG",
+    }
+)
+
+LOG_BACKUP_STATES = (
+    "PREPARE",
+    "BEGINNING",
+    "DOING",
+    "STOPPING",
+    "SUSPEND",
+    "NOT_RUNNING",
+    UNKNOWN,
+)
+
+RESTORE_STATES = (
+    "CREATE_TENANT",
+    "RESTORE_PRE",
+    "RESTORE_CREATE_INIT_LS",
+    "PHYSICAL_RESTORE_WAIT_RESTORE_TO_CONSISTENT_SCN",
+    "RESTORE_WAIT_LS",
+    "POST_CHECK",
+    "UPGRADE",
+    "WAIT_TENANT_RESTORE_FINISH",
+    "RESTORE_SUCCESS",
+    "RESTORE_FAIL",
+    UNKNOWN,
+)
+RESTORE_FINISHED = frozenset({"RESTORE_SUCCESS", "RESTORE_FAIL"})
+_RESTORE_HISTORY_ALIASES = {"SUCCESS": "RESTORE_SUCCESS", "FAIL": "RESTORE_FAIL"}
+
+BACKUP_SET_STATES = ("BEGINNING", "DOING", "DONE", "FAILED", "OVERDUE", UNKNOWN)
+SCHEDULE_STATES = ("NONE", "NORMAL", "PAUSED", "WAITING", "ABNORMAL", UNKNOWN)
+
+
+def _known(raw: str, states: tuple[str, ...]) -> str:
+    value = raw.strip().upper()
+    return value if value in states else UNKNOWN
+
+
+def backup_task_state(raw: str) -> str:
+    """Map a CDB_OB_BACKUP_TASKS status (or running phase) onto BACKUP_TASK_STATES."""
+    value = raw.strip().upper()
+    if value in BACKUP_RUNNING_PHASES:
+        return "DOING"
+    return _known(value, BACKUP_TASK_STATES)
+
+
+def log_backup_state(raw: str) -> str:
+    """Map an archive round status onto LOG_BACKUP_STATES."""
+    return _known(raw, LOG_BACKUP_STATES)
+
+
+def restore_state(raw: str) -> str:
+    """Map a running phase or a history status (SUCCESS/FAIL) onto RESTORE_STATES."""
+    value = raw.strip().upper()
+    return _RESTORE_HISTORY_ALIASES.get(value, _known(value, RESTORE_STATES))
+
+
+def backup_set_state(raw: str) -> str:
+    """Map an OceanBase Cloud backup set status onto BACKUP_SET_STATES."""
+    return _known(raw, BACKUP_SET_STATES)
+
+
+def schedule_state(raw: str) -> str:
+    """Map an OCP backupScheduleStatus onto SCHEDULE_STATES."""
+    return _known(raw, SCHEDULE_STATES)
+
+
+def upper_snake(raw: str) -> str:
+    """`Password Encryption` -> `PASSWORD_ENCRYPTION`, `None` -> `NONE`."""
+    return "_".join(raw.replace("-", " ").replace("_", " ").split()).upper()
