@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ValidationError
 
@@ -63,17 +64,19 @@ class ObshellClient:
         task or tenant does not exist.
         """
         path = route.replace(":name", tenant) if tenant is not None else route
-        response = await self._get_any_node(route, path, params)
+        if params:
+            # obshell compares the signed Uri with the request target byte for byte, and
+            # aiohttp re-normalises percent-encoding: keep the query in a form it leaves alone.
+            path += "?" + urlencode(params, safe=",")
+        response = await self._get_any_node(route, path)
         return _decode(route, response, model)
 
-    async def _get_any_node(
-        self, route: str, path: str, params: Mapping[str, str] | None
-    ) -> Response:
+    async def _get_any_node(self, route: str, path: str) -> Response:
         failure: PollError | None = None
         for offset in range(len(self._bases)):
             index = (self._active + offset) % len(self._bases)
             try:
-                response = await self._http.get(self._bases[index] + path, route, params)
+                response = await self._http.get(self._bases[index] + path, route)
             except PollError as exc:
                 if exc.reason not in _TRANSPORT_REASONS:
                     raise
