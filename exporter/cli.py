@@ -100,17 +100,22 @@ def check_config(path: Path) -> int:
         config = load_config(path)
     except ConfigError as exc:
         for problem in exc.problems:
-            print(f"{path}: {problem}", file=sys.stderr)
+            print(_in_file(path, problem), file=sys.stderr)
         return EXIT_FAILED
     problems = check_secrets(config)
     for problem in problems:
-        print(f"{path}: {problem}", file=sys.stderr)
+        print(_in_file(path, problem), file=sys.stderr)
     for warning in config.warnings:
         print(f"{path}: warning: {warning}", file=sys.stderr)
     if problems:
         return EXIT_FAILED
     print(f"{path}: OK, {len(config.targets)} targets")
     return EXIT_OK
+
+
+def _in_file(path: Path, problem: str) -> str:
+    """Prefix a problem with the file, unless it already names it (YAML syntax errors do)."""
+    return problem if problem.startswith(str(path)) else f"{path}: {problem}"
 
 
 def _load(path: Path, shard: tuple[int, int]) -> Config:

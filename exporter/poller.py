@@ -22,7 +22,14 @@ from dataclasses import dataclass
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from exporter.config import Config, ObshellTarget, SecretFileError, Target, TLSConfig
+from exporter.config import (
+    Config,
+    ObshellTarget,
+    Secret,
+    SecretFileError,
+    Target,
+    TLSConfig,
+)
 from exporter.snapshot import HistogramSnapshot, TargetData, TargetHealth, TargetSnapshot
 from exporter.sources.base import PollResult, Source
 from exporter.sources.http import LATENCY_BUCKETS, RequestStats, UpstreamHTTP
@@ -35,10 +42,10 @@ MAX_AUTH_BACKOFF = 600.0
 JITTER = 0.1
 
 
-def _secret_reader(secret: object | None) -> Callable[[], str]:
+def _secret_reader(secret: Secret | None) -> Callable[[], str]:
     if secret is None:
         return lambda: ""
-    return secret.read  # type: ignore[attr-defined, no-any-return]
+    return secret.read
 
 
 def build_source(target: Target, http: Callable[[httpx.Auth | None], UpstreamHTTP]) -> Source:

@@ -26,7 +26,13 @@ def seed(name: str) -> dict[str, Any]:
 
 def standard_routes(stub: ObshellStub) -> None:
     """A 4.3.2 agent with two backed-up tenants (the seed examples) and a finished restore."""
-    stub.set("/api/v1/ob/info", {"agent_info": [], "obcluster_info": {"id": 1728727000, "name": "ob-test", "version": "4.3.5.0"}})
+    stub.set(
+        "/api/v1/ob/info",
+        {
+            "agent_info": [],
+            "obcluster_info": {"id": 1728727000, "name": "ob-test", "version": "4.3.5.0"},
+        },
+    )
     stub.set("/api/v1/tenants/overview", {"contents": [
         {"tenant_id": 1, "tenant_name": "sys", "status": "NORMAL"},
         {"tenant_id": 1002, "tenant_name": "tenant1", "status": "NORMAL"},
@@ -51,7 +57,13 @@ def standard_routes(stub: ObshellStub) -> None:
             "page": {"total_elements": 1, "total_pages": 1, "size": 1, "number": 1},
         })  # fmt: skip
     restore = seed("restore_overview")["data"]
-    stub.set("/api/v1/restore/tasks", {"contents": [restore], "page": {"total_elements": 1, "total_pages": 1, "size": 100, "number": 1}})
+    stub.set(
+        "/api/v1/restore/tasks",
+        {
+            "contents": [restore],
+            "page": {"total_elements": 1, "total_pages": 1, "size": 100, "number": 1},
+        },
+    )
 
 
 @pytest.fixture
@@ -83,7 +95,11 @@ def obshell_config(tmp_path: Path, url: str, extra: str = "", password: str = PA
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run the exporter's command line in a subprocess, as a user would."""
     return subprocess.run(
-        [sys.executable, "-m", "exporter", *args], capture_output=True, text=True, timeout=timeout, check=False
+        [sys.executable, "-m", "exporter", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -96,7 +112,9 @@ def samples(exposition: str) -> dict[tuple[str, frozenset[tuple[str, str]]], flo
     return found
 
 
-def value(parsed: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float | None:
+def value(
+    parsed: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float | None:
     """The value of the one sample of `name` whose labels include `labels` (None if absent)."""
     matches = [v for (n, ls), v in parsed.items() if n == name and set(labels.items()) <= set(ls)]
     assert len(matches) <= 1, f"{name} {labels}: {len(matches)} samples match"

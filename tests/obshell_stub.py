@@ -33,9 +33,16 @@ def envelope(data: Any, status: int = 200) -> dict[str, Any]:
     }
 
 
-def error(status: int, err_code: str | None, message: str, code: int | None = None, data_key: bool = False) -> dict[str, Any]:
+def error(
+    status: int, err_code: str | None, message: str, code: int | None = None, data_key: bool = False
+) -> dict[str, Any]:
     """An error envelope (>= 4.3.1 with errCode, older with a numeric code only)."""
-    body: dict[str, Any] = {"successful": False, "timestamp": "2024-10-12T18:12:51+08:00", "status": status, "traceId": "00"}
+    body: dict[str, Any] = {
+        "successful": False,
+        "timestamp": "2024-10-12T18:12:51+08:00",
+        "status": status,
+        "traceId": "00",
+    }
     err: dict[str, Any] = {"message": message}
     if err_code:
         err["errCode"] = err_code
@@ -81,19 +88,30 @@ class ObshellStub:
         path = request.path
         self.seen.append(request.full_path.rstrip("?"))
         if path == "/api/v1/info":
-            info: dict[str, Any] = {"version": self.version, "identity": "CLUSTER AGENT", "security": bool(self.agent_password)}
+            info: dict[str, Any] = {
+                "version": self.version,
+                "identity": "CLUSTER AGENT",
+                "security": bool(self.agent_password),
+            }
             if self.supported_auth is not None:
                 info["supportedAuth"] = self.supported_auth
             return _json(200, envelope(info))
         if path == "/api/v1/secret":
             der = self.key.public_key().public_bytes(Encoding.DER, PublicFormat.PKCS1)
-            return _json(200, envelope({"ip": "127.0.0.1", "port": 2886, "public_key": base64.b64encode(der).decode()}))
+            return _json(
+                200,
+                envelope(
+                    {"ip": "127.0.0.1", "port": 2886, "public_key": base64.b64encode(der).decode()}
+                ),
+            )
         if path not in UNAUTHENTICATED:
             problem = self._verify(request)
             if problem is not None:
                 self.auth_failures.append(problem[1].get("error", {}).get("errCode", ""))
                 return _json(*problem)
-        status, body = self.routes.get(path, (404, error(404, "Common.NotFound", "Element not found: 404 not found")))
+        status, body = self.routes.get(
+            path, (404, error(404, "Common.NotFound", "Element not found: 404 not found"))
+        )
         if isinstance(body, bytes | str):
             return Response(body, status=status, content_type="text/html")
         wanted = request.args.get("status")
@@ -108,22 +126,40 @@ class ObshellStub:
             return self._verify_v1(request)
         header = request.headers.get("X-OCS-Agent-Header") or request.headers.get("X-OCS-Header")
         if header is None:
-            return 400, error(400, "Request.Header.NotFound", "X-OCS-Agent-Header or X-OCS-Header not found")
+            return 400, error(
+                400, "Request.Header.NotFound", "X-OCS-Agent-Header or X-OCS-Header not found"
+            )
         try:
             fields = {k.lower(): v for k, v in json.loads(self._decrypt(header)).items()}
             ts = fields["ts"]
             if not isinstance(ts, str):
                 raise ValueError("Ts is not a string")
         except (ValueError, KeyError):
-            return 401, error(401, "Security.Authentication.Header.DecryptFailed", "Decrypt http header failed", 1)
+            return 401, error(
+                401, "Security.Authentication.Header.DecryptFailed", "Decrypt http header failed", 1
+            )
         raw_uri = request.environ.get("RAW_URI") or request.full_path.rstrip("?")
         if fields.get("uri") != raw_uri:
-            return 401, error(401, "Security.Authentication.Header.UriMismatch", "URI mismatch", 10008)
+            return 401, error(
+                401, "Security.Authentication.Header.UriMismatch", "URI mismatch", 10008
+            )
         if fields.get("auth") and int(time.time()) > int(ts):
-            return 401, error(401, "Security.Authentication.Expired", "Unauthorized: Authentication expired", 10008)
-        expected = self.agent_password if request.headers.get("X-OCS-Agent-Header") else self.password
+            return 401, error(
+                401,
+                "Security.Authentication.Expired",
+                "Unauthorized: Authentication expired",
+                10008,
+            )
+        expected = (
+            self.agent_password if request.headers.get("X-OCS-Agent-Header") else self.password
+        )
         if fields.get("auth") != expected:
-            return 401, error(401, "Security.Authentication.IncorrectOceanbasePassword", "Unauthorized: OceanBase password is incorrect", 10008)
+            return 401, error(
+                401,
+                "Security.Authentication.IncorrectOceanbasePassword",
+                "Unauthorized: OceanBase password is incorrect",
+                10008,
+            )
         return None
 
     def _verify_v1(self, request: Request) -> tuple[int, dict[str, Any]] | None:
@@ -131,9 +167,17 @@ class ObshellStub:
         try:
             fields = json.loads(self._decrypt(header or ""))
         except ValueError:
-            return 401, {"successful": False, "status": 401, "error": {"code": 10008, "message": "Verification failed"}}
+            return 401, {
+                "successful": False,
+                "status": 401,
+                "error": {"code": 10008, "message": "Verification failed"},
+            }
         if fields.get("password") != self.password or int(time.time()) > int(fields["ts"]):
-            return 401, {"successful": False, "status": 401, "error": {"code": 10008, "message": "Verification failed"}}
+            return 401, {
+                "successful": False,
+                "status": 401,
+                "error": {"code": 10008, "message": "Verification failed"},
+            }
         return None
 
     def _decrypt(self, header: str) -> bytes:
@@ -144,7 +188,10 @@ class ObshellStub:
         size = self.key.key_size // 8
         if not raw or len(raw) % size:
             raise ValueError("bad length")
-        return b"".join(self.key.decrypt(raw[i : i + size], padding.PKCS1v15()) for i in range(0, len(raw), size))
+        return b"".join(
+            self.key.decrypt(raw[i : i + size], padding.PKCS1v15())
+            for i in range(0, len(raw), size)
+        )
 
 
 def _json(status: int, body: Any) -> Response:

@@ -324,9 +324,9 @@ def test_check_secrets_names_each_unreadable_file_with_its_path(tmp_path: Path) 
         """,
     )
     assert check_secrets(config) == [
-        f"targets[1].password_file: cannot read {missing}: No such file or directory",
         f"targets[1].tls.cert_file: cannot read {missing}.crt: No such file or directory",
         f"targets[1].tls.key_file: cannot read {missing}.key: No such file or directory",
+        f"targets[1].password_file: cannot read {missing}: No such file or directory",
     ]
 
 
@@ -354,7 +354,8 @@ def test_inline_secret_reads_and_never_shows_in_repr() -> None:
 def test_secret_values_never_appear_in_errors_or_reprs(tmp_path: Path) -> None:
     secret_file = tmp_path / "pw"
     secret_file.write_text("s3cr3t-PLANTED-2\n")
-    valid = f"""\
+    valid = textwrap.dedent(
+        f"""\
         targets:
           - name: ok
             source: obshell
@@ -367,6 +368,7 @@ def test_secret_values_never_appear_in_errors_or_reprs(tmp_path: Path) -> None:
             access_key_id: ak
             access_key_secret: ${{SK}}
         """
+    )
     environ = {"SK": "s3cr3t-PLANTED-3"}
     config = load(tmp_path, valid, environ)
     for shown in (repr(config), str(config), repr(config.targets), str(config.model_dump())):
@@ -382,7 +384,7 @@ def test_secret_values_never_appear_in_errors_or_reprs(tmp_path: Path) -> None:
               interval: s3cr3t-PLANTED-1
               timezone: ${SK}
               tenants: {include: ["s3cr3t-PLANTED-5("]}
-              labels: {s3cr3t-PLANTED-6: x}
+              labels: {1bad: s3cr3t-PLANTED-6}
               source_: ${SK}
             - name: numeric
               source: obshell
@@ -407,13 +409,15 @@ def test_secret_values_never_appear_in_errors_or_reprs(tmp_path: Path) -> None:
 def test_an_unknown_key_is_an_error_with_its_path_and_a_suggestion(tmp_path: Path) -> None:
     found = problems(
         tmp_path,
-        "concurency: 3\ntargets:\n" + OBSHELL + "    pasword: x\n    tls: {ca: x}\n    zzz: 1\n",
+        "concurency: 3\ntargets:\n"
+        + OBSHELL
+        + "    pasword: x\n    tls: {ca_fil: x}\n    zzz: 1\n",
     )
     assert found == [
-        'concurency: unknown key (did you mean "concurrency"?)',
-        'targets[0].tls.ca: unknown key (did you mean "ca_file"?)',
+        'targets[0].tls.ca_fil: unknown key (did you mean "ca_file"?)',
         'targets[0].pasword: unknown key (did you mean "password"?)',
         "targets[0].zzz: unknown key",
+        'concurency: unknown key (did you mean "concurrency"?)',
     ]
 
 

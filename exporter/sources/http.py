@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import aiohttp
 import httpx
 
 from exporter.sources.errors import PollError, Reason
@@ -107,8 +108,6 @@ class UpstreamHTTP:
                 raise PollError(
                     "timeout", endpoint, f"no answer within {self._timeout:g}s"
                 ) from exc
-            except httpx.TimeoutException as exc:
-                raise PollError("timeout", endpoint, "timed out") from exc
             except httpx.HTTPError as exc:
                 raise PollError(_transport_reason(exc), endpoint, _describe(exc)) from exc
             except OSError as exc:
@@ -137,13 +136,21 @@ class UpstreamHTTP:
 
 
 def _transport_reason(exc: BaseException) -> Reason:
+    """Classify by the root cause: the aiohttp transport maps every connection error to
+    httpx.ConnectTimeout, so the httpx type alone would call a refused connection a timeout."""
     cause: BaseException | None = exc
+    root: BaseException = exc
     while cause is not None:
-        if isinstance(cause, ssl.SSLError | ssl.CertificateError):
+        if isinstance(cause, ssl.SSLError | ssl.CertificateError | aiohttp.ClientSSLError):
             return "tls"
-        if "ssl" in type(cause).__name__.lower() or "certificate" in type(cause).__name__.lower():
-            return "tls"
+        root = cause
         cause = cause.__cause__ or cause.__context__
+    if isinstance(root, TimeoutError | aiohttp.ServerTimeoutError):
+        return "timeout"
+    if isinstance(root, aiohttp.ClientError | OSError):
+        return "connection"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
     return "connection"
 
 

@@ -1,0 +1,269 @@
+"""The obshell source through the poller, against scripted agents: what users see change."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pytest_httpserver import HTTPServer
+
+from exporter.collector import collect
+from exporter.config import load_config
+from exporter.exposition import render
+from exporter.poller import Poller
+from tests.conftest import PASSWORD, obshell_config, samples, seed, value
+from tests.obshell_stub import ObshellStub, error
+
+
+async def _poll(poller: Poller) -> dict:  # type: ignore[type-arg]
+    await poller.poll_all_once()
+    return samples(render(collect(poller.snapshots(), None), open_metrics=False).decode())
+
+
+async def test_removed_tenant_disappears_at_the_next_poll(
+    obshell: ObshellStub, tmp_path: Path
+) -> None:
+    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
+    try:
+        before = await _poll(poller)
+        assert value(before, "oceanbase_tenant_info", tenant_name="tenant2") == 1
+        overview = seed("cluster_backup_overview")
+        overview["data"]["statuses"] = overview["data"]["statuses"][:1]
+        obshell.routes["/api/v1/obcluster/backup/overview"] = (200, overview)
+        obshell.set(
+            "/api/v1/tenants/overview",
+            {"contents": [{"tenant_id": 1002, "tenant_name": "tenant1", "status": "NORMAL"}]},
+        )
+        after = await _poll(poller)
+    finally:
+        await poller.stop()
+    assert value(after, "oceanbase_tenant_info", tenant_name="tenant1") == 1
+    assert not [k for k in after if ("tenant_name", "tenant2") in k[1]]
+
+
+async def test_dead_target_is_down_and_does_not_slow_the_others(
+    obshell: ObshellStub, tmp_path: Path
+) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text(PASSWORD)
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "defaults: {timeout: 2s}\ntargets:\n"
+        f"  - {{name: good, source: obshell, url: '{obshell.url}', password_file: {secret}}}\n"
+        # A port nothing listens on, and an address that swallows packets (RFC 5737 is not used:
+        # only loopback traffic is allowed here), so: refused connection.
+        f"  - {{name: dead, source: obshell, url: 'http://127.0.0.1:9', password_file: {secret}}}\n"
+    )
+    poller = Poller(load_config(config))
+    try:
+        started = time.monotonic()
+        parsed = await _poll(poller)
+        elapsed = time.monotonic() - started
+    finally:
+        await poller.stop()
+    assert value(parsed, "oceanbase_backup_exporter_target_up", target="good") == 1
+    assert value(parsed, "oceanbase_backup_exporter_target_up", target="dead") == 0
+    assert (
+        value(
+            parsed,
+            "oceanbase_backup_exporter_poll_errors_total",
+            target="dead",
+            endpoint="/api/v1/info",
+            reason="connection",
+        )
+        == 1
+    )
+    assert value(parsed, "oceanbase_tenant_info", target="good", tenant_name="tenant1") == 1
+    assert elapsed < 2, "the dead target must not hold up the good one"
+
+
+async def test_slow_target_times_out_alone(httpserver: HTTPServer, tmp_path: Path) -> None:
+    def slow(_request):  # type: ignore[no-untyped-def]
+        time.sleep(1.5)
+        from werkzeug import Response
+
+        return Response("{}", content_type="application/json")
+
+    httpserver.expect_request("/api/v1/info").respond_with_handler(slow)
+    config = obshell_config(
+        tmp_path,
+        httpserver.url_for("").rstrip("/"),
+        extra="    timeout: 500ms\n    interval: 10s\n",
+    )
+    poller = Poller(load_config(config))
+    try:
+        parsed = await _poll(poller)
+    finally:
+        await poller.stop()
+    assert (
+        value(
+            parsed,
+            "oceanbase_backup_exporter_poll_errors_total",
+            endpoint="/api/v1/info",
+            reason="timeout",
+        )
+        == 1
+    )
+    assert value(parsed, "oceanbase_backup_exporter_target_up") == 0
+
+
+async def test_older_agent_lacks_endpoints_without_errors(
+    obshell: ObshellStub, tmp_path: Path
+) -> None:
+    obshell.version = "4.3.0.0"
+    for path in list(obshell.routes):
+        if path.endswith(("/backup/info", "/backup/log/tasks", "/backup/tasks", "/restore/tasks")):
+            del obshell.routes[path]
+    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
+    try:
+        parsed = await _poll(poller)
+        second = await _poll(poller)
+    finally:
+        await poller.stop()
+    for endpoint in (
+        "/api/v1/tenant/:name/backup/info",
+        "/api/v1/restore/tasks",
+        "/api/v1/tenant/:name/backup/tasks",
+    ):
+        assert value(parsed, "oceanbase_backup_exporter_endpoint_supported", endpoint=endpoint) == 0
+    assert not [k for k in parsed if k[0] == "oceanbase_backup_exporter_poll_errors_total"]
+    assert (
+        value(parsed, "oceanbase_backup_exporter_last_poll_success_timestamp_seconds") is not None
+    )
+    # Without job history the latest task speaks for itself: it COMPLETED.
+    assert (
+        value(parsed, "oceanbase_backup_last_success_timestamp_seconds", tenant_name="tenant1")
+        is not None
+    )
+    assert value(parsed, "oceanbase_log_backup_delay_seconds", tenant_name="tenant1") is None
+    # Learned once per agent version: the second poll does not ask again.
+    assert (
+        value(second, "oceanbase_backup_exporter_requests_total", endpoint="/api/v1/restore/tasks")
+        == 1
+    )
+
+
+async def test_tenant_gone_between_calls_is_not_an_error(
+    obshell: ObshellStub, tmp_path: Path
+) -> None:
+    gone = error(400, "OB.Tenant.NotExist", "Tenant 'tenant2' does not exist.")
+    for suffix in ("backup/info", "backup/log/tasks", "backup/tasks"):
+        obshell.routes[f"/api/v1/tenant/tenant2/{suffix}"] = (400, gone)
+    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
+    try:
+        parsed = await _poll(poller)
+    finally:
+        await poller.stop()
+    assert not [k for k in parsed if k[0] == "oceanbase_backup_exporter_poll_errors_total"]
+    assert value(parsed, "oceanbase_log_backup_delay_seconds", tenant_name="tenant1") == 3.25
+    assert value(parsed, "oceanbase_log_backup_delay_seconds", tenant_name="tenant2") is None
+
+
+async def test_unknown_status_maps_to_unknown_with_raw_status(
+    obshell: ObshellStub, tmp_path: Path
+) -> None:
+    overview = seed("cluster_backup_overview")
+    overview["data"]["statuses"][0]["status"] = "WEIRD_NEW_STATE"
+    overview["data"]["statuses"][0]["end_timestamp"] = "0001-01-01T00:00:00Z"
+    obshell.routes["/api/v1/obcluster/backup/overview"] = (200, overview)
+    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
+    try:
+        parsed = await _poll(poller)
+    finally:
+        await poller.stop()
+    assert (
+        value(parsed, "oceanbase_backup_task_status", tenant_name="tenant1", status="UNKNOWN") == 1
+    )
+    assert (
+        value(parsed, "oceanbase_backup_task_status", tenant_name="tenant1", status="COMPLETED")
+        == 0
+    )
+    assert (
+        value(
+            parsed,
+            "oceanbase_backup_task_info",
+            tenant_name="tenant1",
+            raw_status="WEIRD_NEW_STATE",
+        )
+        == 1
+    )
+    assert (
+        value(parsed, "oceanbase_backup_task_end_timestamp_seconds", tenant_name="tenant1") is None
+    )
+
+
+async def test_running_restore_with_progress_from_the_overview(
+    obshell: ObshellStub, tmp_path: Path
+) -> None:
+    started = (datetime.now(UTC) - timedelta(minutes=5)).astimezone().isoformat()
+    running = {
+        **seed("restore_overview")["data"],
+        "status": "RESTORE_WAIT_LS",
+        "start_timestamp": started,
+        "finish_timestamp": "",
+        "ls_count": 0,
+        "comment": "",
+        "restore_tenant_name": "rt3",
+    }
+    obshell.set("/api/v1/restore/tasks", {"contents": [running], "page": {"total_pages": 1}})
+    obshell.set("/api/v1/tenant/rt3/restore/overview", {**running, "restore_progress": "45.67", "recover_progress": "",
+                                                        "recover_scn": 1728890608464651300})  # fmt: skip
+    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
+    try:
+        parsed = await _poll(poller)
+    finally:
+        await poller.stop()
+    assert (
+        value(parsed, "oceanbase_restore_status", tenant_name="rt3", status="RESTORE_WAIT_LS") == 1
+    )
+    assert (
+        value(parsed, "oceanbase_restore_status", tenant_name="rt3", status="RESTORE_SUCCESS") == 0
+    )
+    assert value(parsed, "oceanbase_restore_progress_ratio", tenant_name="rt3") == 0.4567
+    assert value(parsed, "oceanbase_restore_recover_progress_ratio", tenant_name="rt3") is None
+    assert value(parsed, "oceanbase_restore_log_streams", tenant_name="rt3") is None
+    assert value(parsed, "oceanbase_restore_finish_timestamp_seconds", tenant_name="rt3") is None
+    assert value(parsed, "oceanbase_restore_tablets", tenant_name="rt3") == 590
+    assert (
+        value(parsed, "oceanbase_restore_recover_scn_timestamp_seconds", tenant_name="rt3")
+        == 1728890608.4646513
+    )
+    assert (
+        value(
+            parsed,
+            "oceanbase_restore_info",
+            tenant_name="rt3",
+            backup_tenant_name="tenant1",
+            backup_cluster_name="ob-test",
+        )
+        == 1
+    )
+    assert not [
+        k for k in parsed if k[0] == "oceanbase_restore_status" and ("ob_tenant_id", "1006") in k[1]
+    ]
+
+
+async def test_identity_is_kept_when_ob_info_fails_later(
+    obshell: ObshellStub, tmp_path: Path
+) -> None:
+    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
+    try:
+        await _poll(poller)
+        obshell.routes["/api/v1/ob/info"] = (500, "<html>Internal Server Error</html>")
+        parsed = await _poll(poller)
+    finally:
+        await poller.stop()
+    assert (
+        value(parsed, "oceanbase_tenant_info", tenant_name="tenant1", ob_cluster_name="ob-test")
+        == 1
+    )
+    assert (
+        value(
+            parsed,
+            "oceanbase_backup_exporter_poll_errors_total",
+            endpoint="/api/v1/ob/info",
+            reason="http_status",
+        )
+        == 1
+    )
