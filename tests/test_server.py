@@ -1,0 +1,152 @@
+"""The exporter as a running process: endpoints, content negotiation, reload, shutdown."""
+
+from __future__ import annotations
+
+import gzip
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import obshell_config, run_cli, samples, value
+from tests.obshell_stub import ObshellStub
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Exporter:
+    """An exporter process on loopback, stopped at the end of the test."""
+
+    def __init__(self, config: Path, *extra: str) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "exporter", "--config.file", str(config),
+             "--web.listen-address", f"127.0.0.1:{self.port}", *extra],
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/-/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("exporter did not become ready")
+
+    def get(self, path: str, **kwargs: object) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=10, **kwargs)  # type: ignore[arg-type]
+
+    def stop(self) -> str:
+        self.process.send_signal(signal.SIGTERM)
+        _, stderr = self.process.communicate(timeout=10)
+        return stderr
+
+
+@pytest.fixture
+def exporter(obshell: ObshellStub, tmp_path: Path) -> Iterator[Exporter]:
+    running = Exporter(obshell_config(tmp_path, obshell.url))
+    yield running
+    if running.process.poll() is None:
+        running.stop()
+
+
+def test_metrics_text_openmetrics_and_gzip(exporter: Exporter) -> None:
+    plain = exporter.get("/metrics")
+    assert plain.status_code == 200
+    assert plain.headers["content-type"].startswith("text/plain")
+    assert value(samples(plain.text), "oceanbase_tenant_info", tenant_name="tenant1") == 1
+    om = exporter.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert om.headers["content-type"].startswith("application/openmetrics-text")
+    assert om.text.endswith("# EOF\n")
+    raw = httpx.get(exporter.url + "/metrics", headers={"Accept-Encoding": "gzip"}, timeout=10)
+    assert raw.headers["content-encoding"] == "gzip"
+    assert "oceanbase_tenant_info" in raw.text  # httpx decoded it: the gzip is valid
+
+
+def test_probe_serves_one_target_without_the_target_label(exporter: Exporter) -> None:
+    response = exporter.get("/probe", params={"target": "hz-prod"})
+    assert response.status_code == 200
+    parsed = samples(response.text)
+    assert value(parsed, "oceanbase_tenant_info", tenant_name="tenant1", source="obshell") == 1
+    assert not [k for k in parsed if any(name == "target" for name, _ in k[1])]
+
+
+def test_probe_rejects_names_not_in_the_config(exporter: Exporter) -> None:
+    for name in ("http://169.254.169.254/", "nope", ""):
+        assert exporter.get("/probe", params={"target": name}).status_code == 400
+
+
+def test_health_ready_and_index(exporter: Exporter) -> None:
+    assert exporter.get("/-/healthy").status_code == 200
+    assert exporter.get("/-/ready").status_code == 200
+    page = exporter.get("/")
+    assert "hz-prod" in page.text and "/metrics" in page.text and "up" in page.text
+
+
+def test_reload_rejects_a_bad_config_and_keeps_the_old_one(
+    exporter: Exporter, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    good = config.read_text()
+    config.write_text(good + "  - {name: x, source: obshell, url: 'ftp://bad'}\n")
+    assert httpx.post(exporter.url + "/-/reload", timeout=10).status_code == 500
+    parsed = samples(exporter.get("/metrics").text)
+    assert value(parsed, "oceanbase_backup_exporter_config_last_reload_successful") == 0
+    assert value(parsed, "oceanbase_tenant_info", tenant_name="tenant1") == 1
+    config.write_text(good.replace("site: hz", "site: sh"))
+    exporter.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        parsed = samples(exporter.get("/metrics").text)
+        reloaded = value(parsed, "oceanbase_backup_exporter_config_last_reload_successful") == 1
+        if (
+            reloaded
+            and value(parsed, "oceanbase_tenant_info", tenant_name="tenant1", site="sh") == 1
+        ):
+            break
+        time.sleep(0.1)
+    assert value(parsed, "oceanbase_backup_exporter_config_last_reload_successful") == 1
+    assert value(parsed, "oceanbase_tenant_info", tenant_name="tenant1", site="sh") == 1
+    assert value(parsed, "oceanbase_tenant_info", tenant_name="tenant1", site="hz") is None
+    stderr = exporter.stop()
+    assert "config reload rejected: targets[1].url" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_sigterm_exits_cleanly(exporter: Exporter) -> None:
+    stderr = exporter.stop()
+    assert exporter.process.returncode == 0
+    assert "shutting down" in stderr
+
+
+def test_config_check_accepts_the_example() -> None:
+    result = run_cli("--config.file", str(ROOT / "config.example.yaml"), "--config.check")
+    assert result.returncode == 0, result.stderr
+
+
+def test_config_check_names_each_problem_and_hides_secrets(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "targets:\n"
+        "  - {name: a, source: obshell, url: 'http://127.0.0.1:2886', password: 'PLANTED-secret-1', interval: 5x}\n"
+        "  - {name: b, source: obshell, urll: 'http://x'}\n"
+    )
+    result = run_cli("--config.file", str(config), "--check-config")
+    assert result.returncode == 1
+    assert "targets[0].interval" in result.stderr
+    assert "targets[1].urll" in result.stderr
+    assert "PLANTED-secret-1" not in result.stdout + result.stderr
