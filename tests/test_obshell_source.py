@@ -267,3 +267,87 @@ async def test_identity_is_kept_when_ob_info_fails_later(
         )
         == 1
     )
+
+
+async def test_finished_restore_stays_for_restore_history(
+    obshell: ObshellStub, tmp_path: Path
+) -> None:
+    hour_ago = (datetime.now(UTC) - timedelta(hours=1)).astimezone()
+    recent = {
+        **seed("restore_overview")["data"],
+        "restore_tenant_name": "rt4",
+        "status": "FAIL",
+        "comment": "restore\nfailed: -4018",
+        "start_timestamp": (hour_ago - timedelta(minutes=20)).isoformat(),
+        "finish_timestamp": hour_ago.isoformat(),
+    }
+    obshell.set(
+        "/api/v1/restore/tasks",
+        {"contents": [recent, seed("restore_overview")["data"]], "page": {"total_pages": 1}},
+    )
+    (tmp_path / "short").mkdir()
+    short = obshell_config(tmp_path / "short", obshell.url, extra="    restore_history: 30m\n")
+    for config, exported in ((obshell_config(tmp_path, obshell.url), True), (short, False)):
+        poller = Poller(load_config(config))
+        try:
+            parsed = await _poll(poller)
+        finally:
+            await poller.stop()
+        failed = value(parsed, "oceanbase_restore_status", tenant_name="rt4", status="RESTORE_FAIL")
+        assert failed == (1 if exported else None)
+        assert (
+            value(parsed, "oceanbase_restore_status", tenant_name="rt2", status="RESTORE_SUCCESS")
+            is None
+        )
+    # With the default 24h history, the failure is there with a one-line comment.
+    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
+    try:
+        parsed = await _poll(poller)
+    finally:
+        await poller.stop()
+    assert (
+        value(
+            parsed,
+            "oceanbase_restore_info",
+            tenant_name="rt4",
+            comment="restore failed: -4018",
+            raw_status="FAIL",
+        )
+        == 1
+    )
+    assert (
+        value(parsed, "oceanbase_restore_finish_timestamp_seconds", tenant_name="rt4")
+        == hour_ago.timestamp()
+    )
+
+
+async def test_failing_target_keeps_data_until_stale_after(
+    obshell: ObshellStub, tmp_path: Path
+) -> None:
+    poller = Poller(
+        load_config(
+            obshell_config(tmp_path, obshell.url, extra="    interval: 20s\n    stale_after: 40s\n")
+        )
+    )
+    try:
+        await poller.poll_all_once()
+        obshell.routes["/api/v1/tenants/overview"] = (500, "<html>boom</html>")
+        await poller.poll_all_once()
+        now = time.time()
+        fresh = samples(render(collect(poller.snapshots(now + 30), None), False).decode())
+        stale = samples(render(collect(poller.snapshots(now + 50), None), False).decode())
+    finally:
+        await poller.stop()
+    assert value(fresh, "oceanbase_tenant_info", tenant_name="tenant1") == 1
+    assert value(fresh, "oceanbase_backup_exporter_target_up") == 0
+    assert value(stale, "oceanbase_tenant_info", tenant_name="tenant1") is None
+    assert value(stale, "oceanbase_backup_exporter_target_up") == 0
+    assert (
+        value(
+            stale,
+            "oceanbase_backup_exporter_poll_errors_total",
+            endpoint="/api/v1/tenants/overview",
+            reason="http_status",
+        )
+        == 1
+    )
