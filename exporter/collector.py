@@ -299,6 +299,14 @@ BUILD_INFO = _spec("oceanbase_backup_exporter_build_info", "gauge", "The exporte
 # fmt: on
 
 
+# Every label name the exporter itself puts on a series: static labels from the config must
+# not collide with any of them.
+EMITTED_LABELS = frozenset(
+    {"target", "source", "ob_cluster_name", "ob_cluster_id", "tenant_name", "ob_tenant_id", "le"}
+    | {label for spec in CATALOGUE.values() for label in spec.labels}
+)
+
+
 class _Families:
     """Metric families under construction, created on first use in catalogue order."""
 

@@ -33,6 +33,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from exporter.collector import EMITTED_LABELS
+
 __all__ = [
     "RESERVED_LABELS",
     "CloudTarget",
@@ -54,42 +56,7 @@ __all__ = [
 
 # Labels a static `labels:` entry may not use: Prometheus' own target labels and every label the
 # exporter emits, since a clash would silently overwrite (or be overwritten by) real data.
-RESERVED_LABELS = frozenset(
-    {
-        "job",
-        "instance",
-        "target",
-        "source",
-        "ob_cluster_name",
-        "ob_cluster_id",
-        "tenant_name",
-        "ob_tenant_id",
-        "status",
-        "endpoint",
-        "reason",
-        "le",
-        "version",
-        "python_version",
-        "tenant_status",
-        "backup_set_id",
-        "task_id",
-        "job_id",
-        "incarnation",
-        "encryption_mode",
-        "path",
-        "comment",
-        "raw_status",
-        "restore_tenant_id",
-        "backup_tenant_name",
-        "backup_cluster_name",
-        "ob_version",
-        "cluster_type",
-        "backup_mode",
-        "data_backup_mode",
-        "trigger_mode",
-        "validity",
-    }
-)
+RESERVED_LABELS = frozenset({"job", "instance"}) | EMITTED_LABELS
 
 
 class ConfigError(Exception):

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from exporter.collector import CATALOGUE
 from exporter.config import (
     RESERVED_LABELS,
     CloudTarget,
@@ -614,7 +615,9 @@ def test_bad_label_names(tmp_path: Path, label: str, message: str) -> None:
 
 
 def test_reserved_labels_cover_prometheus_and_the_exporters_labels() -> None:
-    assert {"job", "instance", "target", "source", "ob_cluster_id", "validity"} <= RESERVED_LABELS
+    assert {"job", "instance", "target", "source", "ob_cluster_id", "raw_status"} <= RESERVED_LABELS
+    emitted = {label for spec in CATALOGUE.values() for label in spec.labels}
+    assert emitted <= RESERVED_LABELS
 
 
 def test_label_values_must_be_strings(tmp_path: Path) -> None:
