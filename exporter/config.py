@@ -7,6 +7,7 @@ value that was given: a misplaced secret must not end up in a terminal or a log.
 import difflib
 import hashlib
 import hmac
+import ipaddress
 import os
 import re
 import secrets
@@ -474,13 +475,24 @@ class ObshellTarget(TargetBase):
         plain = [
             path
             for path, url in zip(paths, self.urls, strict=True)
-            if url.lower().startswith("http://")
+            if url.lower().startswith("http://") and not _is_loopback(url)
         ]
         message = (
             "http:// sends the obshell password protected only by 512-bit RSA before"
             " obshell 4.4.2; use https"
         )
         return super()._warnings() + [(path, message) for path in plain]
+
+
+def _is_loopback(url: str) -> bool:
+    """A loopback URL never crosses a network, so plain HTTP there needs no warning."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _SingleUrlTarget(TargetBase):

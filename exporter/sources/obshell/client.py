@@ -96,12 +96,14 @@ def _decode(route: str, response: Response, model: type[M]) -> Envelope[M] | Non
     message = str(error.get("message", ""))[:300]
     status = response.status
 
+    if _is_unknown_route(status, body, message):
+        raise EndpointUnsupported(route)
     if status in (401, 403):
         raise PollError(
             "auth", route, f"HTTP {status} {err_code or error.get('code', '')} {message}"
         )
     if status == 404:
-        if _is_unknown_route(body, message) or (route in OPTIONAL_ROUTES and "data" not in body):
+        if route in OPTIONAL_ROUTES and "data" not in body:
             raise EndpointUnsupported(route)
         return None
     if status == 400 and (err_code in _TENANT_GONE_CODES or _old_tenant_missing(error, message)):
@@ -132,10 +134,13 @@ def _json(body: bytes) -> Any:
         return None
 
 
-def _is_unknown_route(body: Any, message: str) -> bool:
-    # obshell's NoRoute handler answers "Element not found: 404 not found"; anything that is not
-    # an obshell envelope at all (a proxy's page) means the same: no such route here.
-    return not isinstance(body, dict) or message.endswith("404 not found")
+def _is_unknown_route(status: int, body: Any, message: str) -> bool:
+    # obshell's NoRoute handler answers 404 "Element not found: 404 not found" (before 4.3.1:
+    # 400 "Bad request: 404 not found"); a 404 that is no obshell envelope at all (a proxy's
+    # page) means the same: no such route here.
+    if status == 404 and not isinstance(body, dict):
+        return True
+    return status in (400, 404) and message.endswith("404 not found")
 
 
 def _old_tenant_missing(error: Mapping[str, Any], message: str) -> bool:

@@ -177,7 +177,8 @@ class BackupJob(UpstreamModel):
     tenant_id: int = 0
     job_id: int = 0
     backup_set_id: int = 0
-    plus_archivelog: bool = False
+    # A VARCHAR column upstream (obshell's Go struct holds a string); JSON booleans seen too.
+    plus_archivelog: bool | str = False
     backup_type: str = ""
     start_timestamp: str = ""
     end_timestamp: str = ""
@@ -186,6 +187,13 @@ class BackupJob(UpstreamModel):
     comment: str = ""
     description: str = ""
     path: str = ""
+
+    @property
+    def includes_archivelog(self) -> bool:
+        """Whether the backup carried its own logs (`PLUS ARCHIVELOG`)."""
+        if isinstance(self.plus_archivelog, bool):
+            return self.plus_archivelog
+        return self.plus_archivelog.strip().upper() in {"ON", "TRUE", "YES", "1"}
 
 
 class RestoreInfo(UpstreamModel):

@@ -274,7 +274,7 @@ class ObshellSource:
             start=parse_time(job.start_timestamp),
             end=parse_time(job.end_timestamp),
             job_id=job.job_id,
-            plus_archivelog=job.plus_archivelog,
+            plus_archivelog=job.includes_archivelog,
         )
 
     async def _restores(
@@ -325,6 +325,7 @@ class ObshellSource:
 
     async def _restore_tasks(self) -> list[tuple[m.RestoreInfo, tzinfo]]:
         found: list[tuple[m.RestoreInfo, tzinfo]] = []
+        seen: set[tuple[int, str]] = set()
         for page in range(1, MAX_RESTORE_PAGES + 1):
             params = {"page": str(page), "size": str(RESTORE_PAGE_SIZE)}
             env = await self._client.get(
@@ -333,9 +334,13 @@ class ObshellSource:
             if env is None or env.data is None:
                 break
             tz = self._zone(env)
-            found.extend((task, tz) for task in env.data.contents)
-            total_pages = env.data.page.total_pages if env.data.page else 1
-            if page >= total_pages or not env.data.contents:
+            # obshell answers every page with every task; keep each job once and stop when a
+            # page brings nothing new.
+            fresh = [t for t in env.data.contents if (t.job_id, t.restore_tenant_name) not in seen]
+            seen.update((t.job_id, t.restore_tenant_name) for t in fresh)
+            found.extend((task, tz) for task in fresh)
+            total = env.data.page.total_elements if env.data.page else 0
+            if not fresh or len(found) >= total:
                 break
         return found
 

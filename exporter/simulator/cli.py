@@ -1,0 +1,105 @@
+"""`oceanbase-backup-simulator`: serve a simulated OceanBase fleet for demos, tests, benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Sequence
+
+from exporter.simulator.scenarios import SCENARIOS
+from exporter.simulator.server import Simulator
+
+log = logging.getLogger("exporter.simulator")
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`HOST:PORT`, `[IPv6]:PORT` or `:PORT` (all interfaces) as (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    host = host.strip("[]") or "0.0.0.0"  # noqa: S104 - ":PORT" asks for all interfaces
+    return host, int(port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of `oceanbase-backup-simulator`."""
+    parser = argparse.ArgumentParser(
+        prog="oceanbase-backup-simulator",
+        description="Serve simulated OceanBase clusters behind obshell's HTTP API.",
+    )
+    parser.add_argument(
+        "--listen",
+        type=parse_listen,
+        default=("127.0.0.1", 2886),
+        metavar="HOST:PORT",
+        help="where to listen (default 127.0.0.1:2886)",
+    )
+    parser.add_argument("--scenario", choices=SCENARIOS, default="demo")
+    parser.add_argument("--clusters", type=int, default=1, help="simulated clusters (agents)")
+    parser.add_argument("--tenants", type=int, default=3, help="user tenants per cluster")
+    parser.add_argument("--seed", type=int, default=1, help="the same seed builds the same world")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="simulated seconds per real second (3600: an hour a second)",
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="delay every response by this much",
+    )
+    parser.add_argument(
+        "--password",
+        default=os.environ.get("SIMULATOR_PASSWORD", "root-pass"),
+        help="root@sys password the agents accept (default: $SIMULATOR_PASSWORD, else root-pass)",
+    )
+    parser.add_argument(
+        "--agent-password", default=None, help="obshell agent password (default: none set)"
+    )
+    return parser
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Run the simulator until SIGINT or SIGTERM."""
+    host, port = args.listen
+    simulator = Simulator(
+        scenario=args.scenario,
+        clusters=args.clusters,
+        tenants=args.tenants,
+        seed=args.seed,
+        speed=args.speed,
+        password=args.password,
+        agent_password=args.agent_password,
+        latency=args.latency,
+    )
+    await simulator.start(host, port)
+    log.info(
+        "simulated obshell listening on %s: scenario %s, %d cluster(s); cluster i at "
+        "%s/obshell/<i>/api/v1, cluster 0 also at %s/api/v1",
+        simulator.base_url,
+        args.scenario,
+        args.clusters,
+        simulator.base_url,
+        simulator.base_url,
+    )
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        await simulator.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the console script and of `python -m exporter.simulator`."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    asyncio.run(serve(args))

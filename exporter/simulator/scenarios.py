@@ -1,0 +1,182 @@
+"""Named scenarios: how a freshly built world looks and where it is heading.
+
+- `demo`: a mix for a first look: most tenants healthy, one backup running, one tenant never
+  backed up, one restore running.
+- `healthy`: every tenant backed up on schedule, archive delays of a few seconds.
+- `failing-backup`: the latest backups FAILED (result -4018, with a comment).
+- `log-lag`: the first tenant's archive checkpoint stalls two minutes in, so its delay grows
+  without bound; the second lags a steady quarter of an hour.
+- `restore`: a finished restore, one that succeeds half an hour in and one that fails (its
+  tenant is dropped).
+- `churn`: besides the fixed tenants, tenants are created and dropped every couple of hours.
+
+Every cluster gets the scenario's mix; all choices come from a `random.Random` seeded with the
+seed and the cluster's index, so a seed always builds the same world.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Literal
+
+from exporter.simulator.world import (
+    DAY,
+    GIB,
+    HOUR,
+    MIB,
+    ArchivePlan,
+    BackupPlan,
+    ChurnPlan,
+    Cluster,
+    RestoreJob,
+    Tenant,
+    World,
+    destination,
+)
+
+SCENARIOS = ("demo", "healthy", "failing-backup", "log-lag", "restore", "churn")
+DEFAULT_VERSION = "4.4.2.0"
+TENANT_NAMES = ("app", "pay", "crm", "erp", "bi", "oms", "wms", "iam")
+BACKUP_INTERVAL = 6 * HOUR
+HISTORY_RUNS = 28  # a week of backups every six hours before the scenario starts
+LOG_STALL_AFTER = 120.0
+LOG_LAG = 900.0
+
+BackupRole = Literal["completed", "running", "never", "failing"]
+ArchiveRole = Literal["healthy", "stalled", "lagging", "none"]
+
+
+def build_world(
+    scenario: str,
+    *,
+    start: float,
+    clusters: int = 1,
+    tenants: int = 3,
+    seed: int = 1,
+    password: str = "root-pass",  # noqa: S107 - the simulator's documented demo password
+    agent_password: str | None = None,
+) -> World:
+    """Build the world of `scenario` as it stands at the simulated moment `start`."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+    world = World(start=start, seed=seed)
+    for index in range(clusters):
+        rng = random.Random(f"{seed}/{index}")  # noqa: S311 - a world, not secrets
+        cluster = Cluster(index, f"obcluster-{index}", DEFAULT_VERSION, password, agent_password)
+        cluster.started_at = start - rng.uniform(1, 30) * DAY
+        for position in range(tenants):
+            backup_role, archive_role = _roles(scenario, position)
+            cluster.tenants.append(
+                _tenant(cluster, position, backup_role, archive_role, rng, start)
+            )
+        cluster.restores = _restores(scenario, cluster, start)
+        if scenario == "churn":
+            cluster.churn = ChurnPlan(epoch=start - 2 * HOUR, slots=max(2, tenants))
+        world.clusters.append(cluster)
+    return world
+
+
+def _roles(scenario: str, position: int) -> tuple[BackupRole, ArchiveRole]:
+    if scenario == "demo" and position == 1:
+        return "running", "healthy"
+    if scenario == "demo" and position == 2:
+        return "never", "none"
+    if scenario == "failing-backup":
+        return "failing", "healthy"
+    if scenario == "log-lag" and position == 0:
+        return "completed", "stalled"
+    if scenario == "log-lag" and position == 1:
+        return "completed", "lagging"
+    return "completed", "healthy"
+
+
+def _tenant(
+    cluster: Cluster,
+    position: int,
+    backup_role: BackupRole,
+    archive_role: ArchiveRole,
+    rng: random.Random,
+    start: float,
+) -> Tenant:
+    base = TENANT_NAMES[position % len(TENANT_NAMES)]
+    rounds = position // len(TENANT_NAMES)
+    name = f"{base}_{rounds + 1}" if rounds else base
+    tenant = Tenant(
+        name=name,
+        tenant_id=cluster.allocate_tenant_id(),
+        created_at=start - 30 * DAY,
+        salt=rng.getrandbits(32),
+    )
+    if backup_role != "never":
+        tenant.backup = _backup_plan(cluster, name, backup_role, rng, start)
+    if archive_role != "none":
+        tenant.archive = ArchivePlan(
+            round_start=start - 7 * DAY,
+            path=destination(cluster.name, name, "clog"),
+            round_id=rng.randint(1, 5),
+            lag=LOG_LAG if archive_role == "lagging" else rng.uniform(1.0, 4.0),
+            stall_at=start + LOG_STALL_AFTER if archive_role == "stalled" else None,
+        )
+    return tenant
+
+
+def _backup_plan(
+    cluster: Cluster, name: str, role: BackupRole, rng: random.Random, start: float
+) -> BackupPlan:
+    # A running backup is big, so that it is still running a while after a demo starts.
+    data_bytes = 200 * GIB if role == "running" else rng.randint(8, 64) * GIB
+    rate = rng.uniform(48, 96) * MIB
+    nominal = data_bytes / rate
+    if role == "running":
+        latest = start - 0.3 * nominal
+    else:
+        latest = start - 1.1 * nominal - rng.random() * (BACKUP_INTERVAL - 1.2 * nominal)
+    return BackupPlan(
+        first_start=latest - HISTORY_RUNS * BACKUP_INTERVAL,
+        path=destination(cluster.name, name, "data"),
+        interval=BACKUP_INTERVAL,
+        data_bytes=data_bytes,
+        rate=rate,
+        tablets=rng.randint(200, 2000),
+        macro_blocks=data_bytes // (2 * MIB),
+        failing_since=latest - BACKUP_INTERVAL if role == "failing" else None,
+    )
+
+
+def _restores(scenario: str, cluster: Cluster, start: float) -> list[RestoreJob]:
+    source = cluster.tenants[0] if cluster.tenants else None
+    if scenario == "demo":
+        return [_restore(cluster, source, 1, start - 0.3 * 2 * HOUR, 2 * HOUR)]
+    if scenario == "restore":
+        return [
+            _restore(cluster, source, 1, start - 2 * DAY, HOUR),
+            _restore(cluster, source, 2, start + 30, 30 * 60),
+            _restore(cluster, source, 3, start + 60, 30 * 60, fail_at=0.55),
+        ]
+    return []
+
+
+def _restore(
+    cluster: Cluster,
+    source: Tenant | None,
+    job_id: int,
+    begin: float,
+    duration: float,
+    fail_at: float | None = None,
+) -> RestoreJob:
+    source_name = source.name if source else TENANT_NAMES[0]
+    plan = source.backup if source else None
+    return RestoreJob(
+        job_id=job_id,
+        tenant_name=f"{source_name}_r{job_id}",
+        tenant_id=cluster.allocate_tenant_id(),
+        backup_tenant_name=source_name,
+        backup_tenant_id=source.tenant_id if source else 1002,
+        backup_cluster_name=cluster.name,
+        start=begin,
+        duration=duration,
+        restore_until=begin - HOUR,
+        fail_at=fail_at,
+        tablets=plan.tablets if plan else 600,
+        total_bytes=plan.data_bytes if plan else 20 * GIB,
+    )

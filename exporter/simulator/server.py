@@ -1,0 +1,91 @@
+"""The simulator: a world, its clock, its faults and the HTTP server in front of them."""
+
+from __future__ import annotations
+
+import socket
+
+from aiohttp import web
+
+from exporter.simulator.clock import SimClock
+from exporter.simulator.faults import Faults
+from exporter.simulator.obshell_api import AGENT_PREFIX, ObshellApi
+from exporter.simulator.scenarios import build_world
+from exporter.simulator.world import World
+
+
+class Simulator:
+    """A simulated OceanBase fleet behind obshell's HTTP API, on one port.
+
+    `world` and `faults` may be changed while it runs; `clock` tells (and can advance) the
+    simulated time the world evolves with.
+    """
+
+    def __init__(
+        self,
+        scenario: str = "demo",
+        clusters: int = 1,
+        tenants: int = 3,
+        seed: int = 1,
+        speed: float = 1.0,
+        password: str = "root-pass",  # noqa: S107 - the simulator's documented demo password
+        agent_password: str | None = None,
+        latency: float = 0.0,
+    ) -> None:
+        self.clock = SimClock(speed=speed)
+        self.world: World = build_world(
+            scenario,
+            start=self.clock.start,
+            clusters=clusters,
+            tenants=tenants,
+            seed=seed,
+            password=password,
+            agent_password=agent_password,
+        )
+        self.faults = Faults(seed=seed)
+        if latency > 0:
+            self.faults.add("latency", delay=latency)
+        self._api = ObshellApi(self.world, self.clock, self.faults)
+        self._runner: web.AppRunner | None = None
+        self._base_url: str | None = None
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Listen on `host:port` (port 0: a free one, see `base_url`)."""
+        if self._runner is not None:
+            raise RuntimeError("the simulator is already running")
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._api.handle)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host, port), family=family)
+        try:
+            await web.SockSite(runner, sock).start()
+        except BaseException:
+            sock.close()
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        bound = sock.getsockname()[1]
+        self._base_url = (
+            f"http://[{host}]:{bound}" if family == socket.AF_INET6 else f"http://{host}:{bound}"
+        )
+
+    async def stop(self) -> None:
+        """Stop listening and close open connections."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self._runner = None
+        self._base_url = None
+
+    @property
+    def base_url(self) -> str:
+        """`http://HOST:PORT` once started; cluster 0's agent answers at `{base_url}/api/v1`."""
+        if self._base_url is None:
+            raise RuntimeError("the simulator is not running")
+        return self._base_url
+
+    def agent_url(self, cluster_index: int) -> str:
+        """Base URL of cluster `cluster_index`'s agent: append `/api/v1/...` to it."""
+        if not 0 <= cluster_index < len(self.world.clusters):
+            raise IndexError(f"no cluster {cluster_index}")
+        return f"{self.base_url}{AGENT_PREFIX}{cluster_index}"

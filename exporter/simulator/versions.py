@@ -1,0 +1,37 @@
+"""What an obshell agent of a given version speaks (see shared/research/obshell-api.md)."""
+
+from __future__ import annotations
+
+Version = tuple[int, ...]
+
+AUTH_V2_SINCE: Version = (4, 2, 3, 0)
+BACKUP_ROUTES_SINCE: Version = (4, 2, 4, 0)
+SUPPORTED_AUTH_SINCE: Version = (4, 2, 5, 0)
+ERR_CODE_SINCE: Version = (4, 3, 1, 0)
+EXTENDED_BACKUP_ROUTES_SINCE: Version = (4, 3, 2, 0)
+RSA_1024_SINCE: Version = (4, 4, 2, 0)
+
+
+def parse_version(text: str) -> Version:
+    """`"4.3.2.0"` (or `"4.3.2.0-100000012025"`) as a tuple that compares like a version."""
+    return tuple(int(part) for part in text.split("-", 1)[0].split("."))
+
+
+def key_bits(version: str) -> int:
+    """RSA key size of the agent: 512 until 4.4.2 regenerated keys as 1024-bit."""
+    return 1024 if parse_version(version) >= RSA_1024_SINCE else 512
+
+
+def speaks_v2(version: str) -> bool:
+    """True from 4.2.3 (`X-OCS-Header`); 4.2.2 only knows v1 (`X-OCS-Auth`)."""
+    return parse_version(version) >= AUTH_V2_SINCE
+
+
+def has_err_codes(version: str) -> bool:
+    """True from 4.3.1, whose errors carry a string `errCode`; before, only a numeric `code`."""
+    return parse_version(version) >= ERR_CODE_SINCE
+
+
+def lists_supported_auth(version: str) -> bool:
+    """True from 4.2.5, whose `/api/v1/info` lists `supportedAuth`."""
+    return parse_version(version) >= SUPPORTED_AUTH_SINCE
