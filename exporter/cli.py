@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from exporter import __version__
 from exporter.collector import ExporterState, collect
@@ -21,6 +22,13 @@ from exporter.exposition import render
 from exporter.logs import LEVELS, setup_logging
 from exporter.poller import Poller, select_shard
 from exporter.server import ExporterServer
+from exporter.webconfig import (
+    RotatingTLS,
+    WebConfig,
+    WebConfigError,
+    basic_auth_middleware,
+    load_web_config,
+)
 
 log = logging.getLogger("exporter")
 
@@ -76,9 +84,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"usage error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    web_config: WebConfig | None = None
     if args.web_config:
-        print("--web.config.file is not supported yet", file=sys.stderr)
-        return EXIT_USAGE
+        try:
+            web_config = load_web_config(Path(args.web_config))
+        except WebConfigError as exc:
+            for problem in exc.problems:
+                print(f"{args.web_config}: {problem}", file=sys.stderr)
+            return EXIT_FAILED
+    args.web = web_config
     if args.check:
         return check_config(Path(args.config_file))
     if args.demo:
@@ -154,11 +168,19 @@ async def serve(
     )
     if not args.probe_only:
         poller.start()
-    runner = web.AppRunner(server.app(), handle_signals=False, access_log=None)
+    web_config: WebConfig | None = args.web
+    middlewares: list[Middleware] = []
+    ssl_context = None
+    if web_config is not None:
+        headers = web_config.http_server_config.headers
+        middlewares.append(basic_auth_middleware(web_config.basic_auth_users, headers))
+        if web_config.tls_server_config is not None:
+            ssl_context = RotatingTLS(web_config.tls_server_config).context
+    runner = web.AppRunner(server.app(middlewares), handle_signals=False, access_log=None)
     await runner.setup()
     host, port = listen
     try:
-        site = web.TCPSite(runner, host, port, reuse_address=True)
+        site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
     except OSError as exc:
         log.error("cannot listen on %s: %s", args.listen, exc)

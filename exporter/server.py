@@ -6,10 +6,11 @@ import asyncio
 import html
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from exporter import __version__
 from exporter.collector import ExporterState, collect
@@ -62,9 +63,9 @@ class ExporterServer:
             with_data=not probe_only,
         )
 
-    def app(self) -> web.Application:
+    def app(self, middlewares: Sequence[Middleware] = ()) -> web.Application:
         """The aiohttp application with every endpoint."""
-        app = web.Application()
+        app = web.Application(middlewares=list(middlewares))
         app.add_routes(
             [
                 web.get("/", self.index),

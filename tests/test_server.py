@@ -28,9 +28,9 @@ def _free_port() -> int:
 class Exporter:
     """An exporter process on loopback, stopped at the end of the test."""
 
-    def __init__(self, config: Path, *extra: str) -> None:
+    def __init__(self, config: Path, *extra: str, scheme: str = "http", **client: object) -> None:
         self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "exporter", "--config.file", str(config),
              "--web.listen-address", f"127.0.0.1:{self.port}", *extra],
@@ -39,7 +39,8 @@ class Exporter:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                if httpx.get(self.url + "/-/ready", timeout=1).status_code == 200:
+                # Any answer means it is serving (a 401 too, behind basic auth).
+                if httpx.get(self.url + "/-/ready", timeout=1, **client).status_code in (200, 401):  # type: ignore[arg-type]
                     return
             except httpx.HTTPError:
                 pass

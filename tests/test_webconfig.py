@@ -1,0 +1,146 @@
+"""--web.config.file: TLS, client certificates, basic auth and headers, with real TLS clients."""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import time
+from pathlib import Path
+
+import bcrypt
+import httpx
+import pytest
+
+from tests.conftest import obshell_config, run_cli
+from tests.obshell_stub import ObshellStub
+from tests.test_server import Exporter
+from tests.tls_material import CA
+
+
+def _web_config(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "web.yml"
+    path.write_text(body)
+    return path
+
+
+def _context(ca: CA, cert: tuple[str, str] | None = None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(ca.path))
+    if cert:
+        context.load_cert_chain(*cert)
+    return context
+
+
+def _client(ca: CA, cert: tuple[str, str] | None = None) -> httpx.Client:
+    return httpx.Client(verify=_context(ca, cert), timeout=10)
+
+
+def test_tls_with_basic_auth_and_headers(obshell: ObshellStub, tmp_path: Path) -> None:
+    ca = CA(tmp_path)
+    server = ca.issue("server")
+    hashed = bcrypt.hashpw(b"scrape-PLANTED-pass", bcrypt.gensalt(4)).decode()
+    web = _web_config(tmp_path, f"tls_server_config:\n  cert_file: {server.cert.name}\n  key_file: {server.key.name}\n"
+                                f"http_server_config:\n  headers:\n    X-Frame-Options: deny\n"
+                                f"basic_auth_users:\n  prometheus: '{hashed}'\n")  # fmt: skip
+    exporter = Exporter(
+        obshell_config(tmp_path, obshell.url),
+        "--web.config.file",
+        str(web),
+        scheme="https",
+        verify=_context(ca),
+    )
+    try:
+        with _client(ca) as client:
+            denied = client.get(exporter.url + "/metrics")
+            assert denied.status_code == 401
+            assert denied.headers["www-authenticate"].startswith("Basic")
+            wrong = client.get(
+                exporter.url + "/metrics", auth=("prometheus", "wrong-PLANTED-guess")
+            )
+            assert wrong.status_code == 401
+            for _ in range(100):  # the first poll may still be running
+                ok = client.get(
+                    exporter.url + "/metrics", auth=("prometheus", "scrape-PLANTED-pass")
+                )
+                if "oceanbase_tenant_info" in ok.text:
+                    break
+                time.sleep(0.1)
+            assert ok.status_code == 200 and "oceanbase_tenant_info" in ok.text
+            assert ok.headers["x-frame-options"] == "deny"
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(exporter.url.replace("https://", "http://") + "/metrics", timeout=5)
+    finally:
+        stderr = exporter.stop()
+    assert "PLANTED" not in stderr
+
+
+def test_client_certificates_required(obshell: ObshellStub, tmp_path: Path) -> None:
+    ca = CA(tmp_path)
+    server = ca.issue("server")
+    client_cert = ca.issue("scraper", server=False)
+    other_ca = CA(tmp_path, "other-ca")
+    stranger = other_ca.issue("stranger", server=False)
+    web = _web_config(tmp_path, f"tls_server_config:\n  cert_file: {server.cert}\n  key_file: {server.key}\n"
+                                f"  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {ca.path}\n")  # fmt: skip
+    exporter = Exporter(obshell_config(tmp_path, obshell.url), "--web.config.file", str(web), scheme="https",
+                        verify=_context(ca, (str(client_cert.cert), str(client_cert.key))))  # fmt: skip
+    try:
+        with _client(ca, (str(client_cert.cert), str(client_cert.key))) as client:
+            assert client.get(exporter.url + "/metrics").status_code == 200
+        for cert in (None, (str(stranger.cert), str(stranger.key))):
+            with _client(ca, cert) as client, pytest.raises(httpx.HTTPError):
+                client.get(exporter.url + "/metrics")
+    finally:
+        exporter.stop()
+
+
+def test_rotated_certificate_is_served_to_new_connections(
+    obshell: ObshellStub, tmp_path: Path
+) -> None:
+    ca = CA(tmp_path)
+    first = ca.issue("server")
+    live_cert, live_key = tmp_path / "live.crt", tmp_path / "live.key"
+    shutil.copy(first.cert, live_cert)
+    shutil.copy(first.key, live_key)
+    web = _web_config(
+        tmp_path, f"tls_server_config:\n  cert_file: {live_cert}\n  key_file: {live_key}\n"
+    )
+    exporter = Exporter(
+        obshell_config(tmp_path, obshell.url),
+        "--web.config.file",
+        str(web),
+        scheme="https",
+        verify=_context(ca),
+    )
+    try:
+        second_ca = CA(tmp_path, "second-ca")
+        second = second_ca.issue("server2")
+        shutil.copy(second.key, live_key)
+        shutil.copy(second.cert, live_cert)
+        with _client(second_ca) as client:
+            assert client.get(exporter.url + "/-/healthy").status_code == 200
+        with _client(ca) as client, pytest.raises(httpx.HTTPError):
+            client.get(exporter.url + "/-/healthy")
+    finally:
+        exporter.stop()
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ("tls_server_config:\n  cert_file: a\n  key_file: b\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n",
+         "tls_server_config.cipher_suites: Extra inputs are not permitted"),
+        ("basic_auth_users:\n  u: plaintext-PLANTED\n", "basic_auth_users.u: must be a bcrypt hash"),
+        ("tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireAndVerifyClientCert\n",
+         "tls_server_config.client_ca_file: required by RequireAndVerifyClientCert"),
+    ],
+)  # fmt: skip
+def test_bad_web_config_is_an_error_naming_the_key(
+    obshell: ObshellStub, tmp_path: Path, body: str, problem: str
+) -> None:
+    web = _web_config(tmp_path, body)
+    result = run_cli(
+        "--config.file", str(obshell_config(tmp_path, obshell.url)), "--web.config.file", str(web)
+    )
+    assert result.returncode == 1
+    assert problem in result.stderr
+    assert "PLANTED" not in result.stderr
