@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 MAX_AUTH_BACKOFF = 600.0
 JITTER = 0.1
+# With --probe-only, a target stays polled this many intervals after its last probe.
+PROBE_KEEPALIVE = 3
 
 
 def _secret_reader(secret: Secret | None) -> Callable[[], str]:
@@ -99,6 +101,7 @@ class TargetRunner:
         self.next_delay = target.interval
         self._lock = asyncio.Lock()
         self._fingerprint = credentials_fingerprint(target)
+        self.last_probe: float | None = None
 
     async def poll(self) -> PollResult:
         """Poll once now (serialised: a probe and the loop never poll concurrently)."""
@@ -137,10 +140,19 @@ class TargetRunner:
             health.auth_failures = 0
             self.next_delay = self.target.interval
 
-    async def run(self) -> None:
-        """Poll forever on the target's interval (with backoff after auth failures)."""
-        await asyncio.sleep(random.uniform(0, min(1.0, self.target.interval * JITTER)))  # noqa: S311
+    async def run(self, while_probed: bool = False) -> None:
+        """Poll on the target's interval (with backoff after auth failures).
+
+        With `while_probed`, the probe that started the loop has just polled: wait an interval
+        first, and stop once probes stop coming (PROBE_KEEPALIVE intervals without one).
+        """
+        if while_probed:
+            await self._sleep_until(time.monotonic() + self.next_delay)
+        else:
+            await asyncio.sleep(random.uniform(0, min(1.0, self.target.interval * JITTER)))  # noqa: S311
         while True:
+            if while_probed and not self.probed_recently():
+                return
             started = time.monotonic()
             await self.poll()
             delay = self.next_delay * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311
@@ -157,6 +169,12 @@ class TargetRunner:
                     self._fingerprint = fingerprint
                     log.info("credentials changed: target=%s retrying now", self.target.name)
                     return
+
+    def probed_recently(self) -> bool:
+        """A probe came within the last PROBE_KEEPALIVE intervals."""
+        if self.last_probe is None:
+            return False
+        return time.monotonic() - self.last_probe <= PROBE_KEEPALIVE * self.target.interval
 
     def snapshot(self, now: float) -> TargetSnapshot:
         """The target's state for rendering; its data is left out once it is stale."""
@@ -303,6 +321,16 @@ class Poller:
                 if name not in self._tasks:
                     self._tasks[name] = asyncio.create_task(runner.run(), name=f"poll:{name}")
 
+    def probed(self, name: str) -> bool:
+        """Note a probe of `name`; (re)start its keep-alive loop. True when one was started."""
+        runner = self.runners[name]
+        runner.last_probe = time.monotonic()
+        task = self._tasks.get(name)
+        if task is not None and not task.done():
+            return False
+        self._tasks[name] = asyncio.create_task(runner.run(while_probed=True), name=f"probe:{name}")
+        return True
+
     async def poll_all_once(self) -> list[PollResult]:
         """Poll every target once, concurrently (for `--once`)."""
         return list(await asyncio.gather(*(r.poll() for r in self.runners.values())))
@@ -320,8 +348,12 @@ class Poller:
         return now - self.started_at >= longest
 
     def healthy(self, now: float) -> list[str]:
-        """Names of targets whose loop seems stuck (empty when all is well)."""
-        return [name for name, r in self.runners.items() if not r.healthy(now)]
+        """Names of targets whose running loop seems stuck (empty when all is well)."""
+        return [
+            name
+            for name, task in self._tasks.items()
+            if not task.done() and not self.runners[name].healthy(now)
+        ]
 
     async def stop(self) -> None:
         """Cancel the loops and close the HTTP clients."""

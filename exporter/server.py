@@ -96,8 +96,8 @@ class ExporterServer:
             # Only configured names: the exporter never calls a URL it was not configured with.
             return web.Response(status=400, text="unknown target: not in the configuration\n")
         last = runner.health.last_attempt_end
-        due = last is None or time.time() - last >= runner.target.interval
-        if due and (self._probe_only or last is None):
+        restarted = self._probe_only and self.poller.probed(name)
+        if last is None or (restarted and time.time() - last >= runner.target.interval):
             budget = _scrape_budget(request, runner.target.timeout * 3)
             try:
                 async with asyncio.timeout(budget):

@@ -150,3 +150,35 @@ def test_config_check_names_each_problem_and_hides_secrets(tmp_path: Path) -> No
     assert "targets[0].interval" in result.stderr
     assert "targets[1].urll" in result.stderr
     assert "PLANTED-secret-1" not in result.stdout + result.stderr
+
+
+def test_probe_only_polls_what_is_probed_and_stops_when_probes_stop(
+    obshell: ObshellStub, tmp_path: Path
+) -> None:
+    config = obshell_config(tmp_path, obshell.url, extra="    interval: 1s\n    timeout: 500ms\n")
+    exporter = Exporter(config, "--probe-only")
+    try:
+        time.sleep(1.5)
+        assert obshell.seen == [], "nothing is polled before the first probe"
+        metrics = samples(exporter.get("/metrics").text)
+        assert value(metrics, "oceanbase_tenant_info", tenant_name="tenant1") is None
+        probe = samples(exporter.get("/probe", params={"target": "hz-prod"}).text)
+        assert value(probe, "oceanbase_tenant_info", tenant_name="tenant1") == 1
+        for _ in range(3):  # probes keep coming: the target stays polled in the background
+            time.sleep(1)
+            exporter.get("/probe", params={"target": "hz-prod"})
+        polls_while_probed = obshell.seen.count("/api/v1/tenants/overview")
+        assert polls_while_probed >= 3
+        time.sleep(5)  # no probes for more than 3 intervals: polling stops
+        settled = obshell.seen.count("/api/v1/tenants/overview")
+        time.sleep(2)
+        assert obshell.seen.count("/api/v1/tenants/overview") == settled
+        # /metrics carries the exporter's own series only.
+        metrics = samples(exporter.get("/metrics").text)
+        assert (
+            value(metrics, "oceanbase_backup_exporter_polls_total", target="hz-prod")
+            >= polls_while_probed
+        )
+        assert value(metrics, "oceanbase_tenant_info", tenant_name="tenant1") is None
+    finally:
+        exporter.stop()
