@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from pydantic import ValidationError
 
 from exporter.sources.errors import PollError
-from exporter.sources.obshell.models import AgentSecret, AgentStatus, Envelope
+from exporter.sources.obshell.models import AgentSecret, AgentStatus, Envelope, envelope_of
 
 INFO_PATH = "/api/v1/info"
 SECRET_PATH = "/api/v1/secret"  # noqa: S105 - a route, not a password
@@ -175,7 +175,7 @@ def _data(response: httpx.Response, route: str, model: type[_M]) -> _M:
     if response.status_code != 200:
         raise PollError("http_status", route, f"HTTP {response.status_code}")
     try:
-        envelope = Envelope[model].model_validate_json(response.content)  # type: ignore[valid-type]
+        envelope: Envelope[_M] = envelope_of(model).model_validate_json(response.content)
     except ValidationError as exc:
         message = f"unexpected response shape ({exc.error_count()} errors)"
         raise PollError("decode", route, message) from exc

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from exporter.sources.errors import PollError
 from exporter.sources.http import Response, UpstreamHTTP
-from exporter.sources.obshell.models import Envelope
+from exporter.sources.obshell.models import Envelope, envelope_of
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -119,7 +119,7 @@ def _decode(route: str, response: Response, model: type[M]) -> Envelope[M] | Non
     if body.get("successful") is False:
         raise PollError("api_error", route, f"{err_code or error.get('code')}: {message}")
     try:
-        envelope = Envelope[model].model_validate(body)  # type: ignore[valid-type]
+        envelope: Envelope[M] = envelope_of(model).model_validate(body)
     except ValidationError as exc:
         raise PollError("decode", route, _shape_problem(exc)) from exc
     if envelope.data is None:

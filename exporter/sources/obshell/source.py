@@ -124,7 +124,7 @@ class ObshellSource:
         identity = self._identity
         assert identity is not None
 
-        overview = await self._required(TENANTS, m.Contents[m.TenantOverview])
+        overview = await self._required(TENANTS, m.TenantOverviews)
         listed: list[m.TenantOverview] = overview.data.contents if overview.data else []
         wanted = [t for t in listed if self._is_wanted(t)]
 
@@ -227,7 +227,7 @@ class ObshellSource:
             ),
             self._optional(
                 LOG_TASKS,
-                self._client.get(LOG_TASKS, m.Contents[m.ArchiveLogTask], tenant=name),
+                self._client.get(LOG_TASKS, m.ArchiveLogTasks, tenant=name),
                 errors,
             ),
             self._optional(BACKUP_JOBS, self._latest_job(name, "COMPLETED"), errors),
@@ -263,9 +263,7 @@ class ObshellSource:
 
     async def _latest_job(self, tenant: str, status: str) -> _Job | None:
         params = {"status": status, "sort": "start_timestamp,desc", "page": "1", "size": "1"}
-        env = await self._client.get(
-            BACKUP_JOBS, m.PagedContents[m.BackupJob], tenant=tenant, params=params
-        )
+        env = await self._client.get(BACKUP_JOBS, m.BackupJobPage, tenant=tenant, params=params)
         jobs: list[m.BackupJob] = env.data.contents if env and env.data else []
         if not jobs:
             return None
@@ -328,9 +326,7 @@ class ObshellSource:
         seen: set[tuple[int, str]] = set()
         for page in range(1, MAX_RESTORE_PAGES + 1):
             params = {"page": str(page), "size": str(RESTORE_PAGE_SIZE)}
-            env = await self._client.get(
-                RESTORE_TASKS, m.PagedContents[m.RestoreTask], params=params
-            )
+            env = await self._client.get(RESTORE_TASKS, m.RestoreTaskPage, params=params)
             if env is None or env.data is None:
                 break
             tz = self._zone(env)

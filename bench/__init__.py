@@ -1,0 +1,1 @@
+"""Benchmarks: the exporter at fleet scale against the simulator, beside reference clients."""

@@ -1,0 +1,54 @@
+"""A simulated fleet in its own process, so its CPU is not counted as the exporter's."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+PASSWORD = "bench-root-password"
+TENANTS = 10
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def fleet(clusters: int, latency: float, tenants: int = TENANTS) -> Iterator[str]:
+    """Run `oceanbase-backup-simulator` with `clusters` agents; yield its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "exporter.simulator", "--listen", f"127.0.0.1:{port}",
+         "--scenario", "healthy", "--clusters", str(clusters), "--tenants", str(tenants),
+         "--latency", str(latency), "--password", PASSWORD],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(base + "/api/v1/info", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("simulator did not start")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def agent_url(base: str, index: int) -> str:
+    """The simulator's URL of agent `index`."""
+    return f"{base}/obshell/{index}"

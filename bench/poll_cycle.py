@@ -1,0 +1,71 @@
+"""One exporter poll cycle over N targets, in a fresh process: wall time, CPU, requests, RSS.
+
+Run by `python -m bench`; prints one JSON object. The first cycle (keys, connections) is a
+warm-up; the second is measured, as a running exporter spends its life in that state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from bench.fleet import PASSWORD, agent_url
+from exporter.config import load_config
+from exporter.poller import Poller
+
+
+def _config(folder: Path, base: str, targets: int, concurrency: int) -> Path:
+    secret = folder / "password"
+    secret.write_text(PASSWORD)
+    lines = [f"concurrency: {concurrency}", "defaults: {timeout: 30s, interval: 60s}", "targets:"]
+    lines += [
+        f"  - {{name: t{i}, source: obshell, url: '{agent_url(base, i)}', password_file: {secret}}}"
+        for i in range(targets)
+    ]
+    path = folder / "config.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _measure(config: Path) -> dict[str, float]:
+    poller = Poller(load_config(config))
+    try:
+        await poller.poll_all_once()
+        requests_before = sum(sum(r.stats.requests.values()) for r in poller.runners.values())
+        cpu, wall = _cpu(), time.monotonic()
+        results = await poller.poll_all_once()
+        wall, cpu = time.monotonic() - wall, _cpu() - cpu
+        requests = (
+            sum(sum(r.stats.requests.values()) for r in poller.runners.values()) - requests_before
+        )
+        failed = sum(1 for r in results if not r.complete)
+    finally:
+        await poller.stop()
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"wall": wall, "cpu": cpu, "requests": requests, "failed": failed, "rss_mb": rss_mb}
+
+
+def main() -> None:
+    """Parse the arguments, measure, print JSON."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base", required=True)
+    parser.add_argument("--targets", type=int, required=True)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        config = _config(Path(folder), args.base, args.targets, args.concurrency)
+        print(json.dumps(asyncio.run(_measure(config))))
+
+
+if __name__ == "__main__":
+    main()
