@@ -1,37 +1,95 @@
-"""Rendered exposition bytes, made once per change and served to every scraper.
+"""The exposition: rendered once per change, per target, and served as bytes to every scraper.
 
-A scrape costs a dictionary lookup unless some target finished a poll (or its data went
-stale) since the last render; 50 scrapers then share one render.
+prometheus_client's `generate_latest` formats every sample on every call (about 9 µs a
+sample: ~1 s for 100,000). Here each target's sample lines are formatted once, when its
+snapshot changes, and a scrape only joins the cached pieces under each family's header, so
+its cost follows what changed, not the number of series or of scrapers.
 """
 
 from __future__ import annotations
 
 import gzip
+import math
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Iterable
 
-from prometheus_client import exposition, openmetrics
+from prometheus_client import openmetrics
 from prometheus_client.core import Metric
 
-from exporter.collector import ExporterState, SnapshotCollector, collect
+from exporter.collector import CATALOGUE, ExporterState, collect
 from exporter.snapshot import TargetSnapshot
 
-TEXT_CONTENT_TYPE = exposition.CONTENT_TYPE_LATEST
+# The classic text format; we emit nothing that needs its 1.0.0 (UTF-8 names) extensions.
+TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = openmetrics.exposition.CONTENT_TYPE_LATEST
+# Fast and still ~10x smaller: level 6 would triple the CPU for a few percent less.
+GZIP_LEVEL = 1
+
+Fragments = dict[str, str]  # family name -> its sample lines, formatted
+
+
+def _escape_label(value: str) -> str:
+    if "\\" in value or "\n" in value or '"' in value:
+        return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    return value
+
+
+def _number(value: float) -> str:
+    """A sample value as both formats parse it (repr is exact and ~3x cheaper than Go style)."""
+    if math.isfinite(value):
+        return repr(float(value))
+    if math.isnan(value):
+        return "NaN"
+    return "+Inf" if value > 0 else "-Inf"
+
+
+def _sample_lines(metric: Metric) -> str:
+    lines = []
+    for sample in metric.samples:
+        if sample.labels:
+            labels = ",".join(f'{k}="{_escape_label(v)}"' for k, v in sample.labels.items())
+            lines.append(f"{sample.name}{{{labels}}} {_number(sample.value)}\n")
+        else:
+            lines.append(f"{sample.name} {_number(sample.value)}\n")
+    return "".join(lines)
+
+
+def _header(metric: Metric, open_metrics: bool) -> str:
+    if open_metrics:
+        help_text = metric.documentation.replace("\\", "\\\\").replace("\n", "\\n")
+        help_text = help_text.replace('"', '\\"')
+        return f"# HELP {metric.name} {help_text}\n# TYPE {metric.name} {metric.type}\n"
+    # The classic format names a counter family by its sample name.
+    name = metric.name + "_total" if metric.type == "counter" else metric.name
+    help_text = metric.documentation.replace("\\", "\\\\").replace("\n", "\\n")
+    return f"# HELP {name} {help_text}\n# TYPE {name} {metric.type}\n"
+
+
+def fragments(metrics: Iterable[Metric]) -> Fragments:
+    """Each family's sample lines, ready to be joined under its header."""
+    return {metric.name: _sample_lines(metric) for metric in metrics}
+
+
+def assemble(parts: list[Fragments], headers: dict[str, Metric], open_metrics: bool) -> bytes:
+    """One exposition from per-target fragments, each family grouped under one header."""
+    out: list[str] = []
+    for name, metric in headers.items():
+        pieces = [part[name] for part in parts if name in part]
+        if pieces:
+            out.append(_header(metric, open_metrics))
+            out.extend(pieces)
+    if open_metrics:
+        out.append("# EOF\n")
+    return "".join(out).encode()
 
 
 def render(metrics: list[Metric], open_metrics: bool) -> bytes:
     """Serialise families in the Prometheus text format or OpenMetrics."""
-    collector = SnapshotCollector(lambda: metrics)
-    generate = (
-        openmetrics.exposition.generate_latest if open_metrics else exposition.generate_latest
-    )
-    body: bytes = generate(collector)
-    return body
+    return assemble([fragments(metrics)], {m.name: m for m in metrics}, open_metrics)
 
 
 class Exposition:
-    """The /metrics body, cached by a key that changes whenever the content would."""
+    """The /metrics body, rebuilt only from the targets whose snapshot changed."""
 
     def __init__(
         self,
@@ -42,27 +100,66 @@ class Exposition:
         self._snapshots = snapshots
         self._process = process
         self._with_data = with_data
-        self._key: Hashable = None
-        self._cache: dict[tuple[bool, bool], bytes] = {}
+        # Per target: the snapshot its fragments were made from (compared by identity).
+        self._targets: dict[str, tuple[TargetSnapshot, Fragments]] = {}
+        # Family headers, in catalogue order, as first seen.
+        self._headers: dict[str, Metric] = {}
+        self._key: tuple[object, ...] = ()
+        self._bodies: dict[tuple[bool, bool], bytes] = {}
+        self._process_part: Fragments = {}
 
     def body(self, open_metrics: bool, gzipped: bool) -> bytes:
-        """The current exposition, rendered only if something changed since the last call."""
+        """The current exposition; only changed targets are formatted again."""
         targets = self._snapshots(time.time())
-        if not self._with_data:
-            targets = [_without_data(t) for t in targets]
-        key = (tuple((t.name, t.health, t.data is not None) for t in targets), self._process())
+        process = self._process()
+        key = (tuple(id(t) for t in targets), process)
         if key != self._key:
+            self._refresh(targets, process)
             self._key = key
-            self._cache.clear()
+            self._bodies.clear()
         variant = (open_metrics, gzipped)
-        cached = self._cache.get(variant)
-        if cached is None:
+        body = self._bodies.get(variant)
+        if body is None:
             if gzipped:
-                cached = gzip.compress(self.body(open_metrics, False), compresslevel=6)
+                plain = self.body(open_metrics, False)
+                body = gzip.compress(plain, compresslevel=GZIP_LEVEL)
             else:
-                cached = render(collect(targets, self._process()), open_metrics)
-            self._cache[variant] = cached
-        return cached
+                parts = [part for _, part in self._targets.values()]
+                parts.append(self._process_part)
+                body = assemble(parts, self._headers, open_metrics)
+            self._bodies[variant] = body
+        return body
+
+    def _refresh(self, targets: list[TargetSnapshot], process: ExporterState) -> None:
+        current: dict[str, tuple[TargetSnapshot, Fragments]] = {}
+        new_headers = False
+        for target in targets:
+            cached = self._targets.get(target.name)
+            if cached is not None and cached[0] is target:
+                current[target.name] = cached
+                continue
+            shown = target if self._with_data else _without_data(target)
+            metrics = collect([shown], None)
+            new_headers |= self._learn_headers(metrics)
+            current[target.name] = (target, fragments(metrics))
+        self._targets = current
+        process_metrics = collect([], process)
+        new_headers |= self._learn_headers(process_metrics)
+        self._process_part = fragments(process_metrics)
+        if new_headers:
+            self._headers = _in_catalogue_order(self._headers)
+
+    def _learn_headers(self, metrics: list[Metric]) -> bool:
+        added = False
+        for metric in metrics:
+            if metric.name not in self._headers:
+                self._headers[metric.name] = metric
+                added = True
+        return added
+
+
+def _in_catalogue_order(headers: dict[str, Metric]) -> dict[str, Metric]:
+    return {name: headers[name] for name in CATALOGUE if name in headers}
 
 
 def _without_data(target: TargetSnapshot) -> TargetSnapshot:

@@ -25,6 +25,7 @@ from httpx_aiohttp import AiohttpTransport
 from exporter.config import (
     Config,
     ObshellTarget,
+    OcpTarget,
     Secret,
     SecretFileError,
     Target,
@@ -32,9 +33,13 @@ from exporter.config import (
 )
 from exporter.snapshot import HistogramSnapshot, TargetData, TargetHealth, TargetSnapshot
 from exporter.sources.base import PollResult, Source
+from exporter.sources.cloud.auth import CloudDigestAuth
+from exporter.sources.cloud.source import CloudSource
 from exporter.sources.http import LATENCY_BUCKETS, RequestStats, UpstreamHTTP
 from exporter.sources.obshell.auth import HybridAuth
 from exporter.sources.obshell.source import ObshellSource
+from exporter.sources.ocp.auth import OcpBasicAuth, OcpSignatureAuth
+from exporter.sources.ocp.source import OcpSource
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +64,18 @@ def build_source(target: Target, http: Callable[[httpx.Auth | None], UpstreamHTT
             agent_password=agent.read if agent is not None else None,
         )
         return ObshellSource(target, http(auth))
-    raise NotImplementedError(f"source {target.source!r} is not implemented yet")
+    if isinstance(target, OcpTarget):
+        return OcpSource(target, http(_ocp_auth(target)))
+    secret = target.access_key_secret
+    return CloudSource(target, http(CloudDigestAuth(target.access_key_id, secret.read)))
+
+
+def _ocp_auth(target: OcpTarget) -> httpx.Auth:
+    """HTTP basic with `username`, else the AccessKey signature (the config requires one)."""
+    if target.username is not None:
+        return OcpBasicAuth(target.username, _secret_reader(target.password))
+    assert target.access_key_id is not None
+    return OcpSignatureAuth(target.access_key_id, _secret_reader(target.access_key_secret))
 
 
 def credentials_fingerprint(target: Target) -> str:
@@ -102,6 +118,8 @@ class TargetRunner:
         self._lock = asyncio.Lock()
         self._fingerprint = credentials_fingerprint(target)
         self.last_probe: float | None = None
+        self._snapshot: TargetSnapshot | None = None
+        self._snapshot_key: tuple[int, int] = (-1, 0)
 
     async def poll(self) -> PollResult:
         """Poll once now (serialised: a probe and the loop never poll concurrently)."""
@@ -177,10 +195,22 @@ class TargetRunner:
         return time.monotonic() - self.last_probe <= PROBE_KEEPALIVE * self.target.interval
 
     def snapshot(self, now: float) -> TargetSnapshot:
-        """The target's state for rendering; its data is left out once it is stale."""
+        """The target's state for rendering; its data is left out once it is stale.
+
+        The same object comes back until a poll ends or the data goes stale, so renderers can
+        tell "unchanged" by identity.
+        """
         data = self.data
         if data is not None and now - data.polled_at > self.target.stale_after:
             data = None
+        key = (self.health.polls, id(data))
+        if self._snapshot is not None and self._snapshot_key == key:
+            return self._snapshot
+        self._snapshot_key = key
+        self._snapshot = self._build_snapshot(data)
+        return self._snapshot
+
+    def _build_snapshot(self, data: TargetData | None) -> TargetSnapshot:
         stats = self.stats
         latency = tuple(
             (
