@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -52,3 +53,17 @@ def fleet(clusters: int, latency: float, tenants: int = TENANTS) -> Iterator[str
 def agent_url(base: str, index: int) -> str:
     """The simulator's URL of agent `index`."""
     return f"{base}/obshell/{index}"
+
+
+def write_config(folder: Path, base: str, targets: int, concurrency: int = 32) -> Path:
+    """An exporter config polling the first `targets` agents of the fleet at `base`."""
+    secret = folder / "password"
+    secret.write_text(PASSWORD)
+    lines = [f"concurrency: {concurrency}", "defaults: {timeout: 30s, interval: 60s}", "targets:"]
+    lines += [
+        f"  - {{name: t{i}, source: obshell, url: '{agent_url(base, i)}', password_file: {secret}}}"
+        for i in range(targets)
+    ]
+    path = folder / "config.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path

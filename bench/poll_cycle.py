@@ -14,22 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.fleet import PASSWORD, agent_url
+from bench.fleet import write_config
 from exporter.config import load_config
 from exporter.poller import Poller
-
-
-def _config(folder: Path, base: str, targets: int, concurrency: int) -> Path:
-    secret = folder / "password"
-    secret.write_text(PASSWORD)
-    lines = [f"concurrency: {concurrency}", "defaults: {timeout: 30s, interval: 60s}", "targets:"]
-    lines += [
-        f"  - {{name: t{i}, source: obshell, url: '{agent_url(base, i)}', password_file: {secret}}}"
-        for i in range(targets)
-    ]
-    path = folder / "config.yaml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def _cpu() -> float:
@@ -63,7 +50,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        config = _config(Path(folder), args.base, args.targets, args.concurrency)
+        config = write_config(Path(folder), args.base, args.targets, args.concurrency)
         print(json.dumps(asyncio.run(_measure(config))))
 
 

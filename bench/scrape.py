@@ -9,8 +9,8 @@ concurrent clients; its CPU per scrape from /proc.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import asyncio
+import dataclasses
 import json
 import os
 import subprocess
@@ -20,9 +20,10 @@ import time
 from pathlib import Path
 
 import aiohttp
+import httpx
 from prometheus_client import exposition
 
-from bench.fleet import PASSWORD, agent_url, free_port
+from bench.fleet import free_port, write_config
 from exporter.collector import ExporterState, SnapshotCollector, collect
 from exporter.exposition import Exposition
 from exporter.snapshot import (
@@ -51,18 +52,34 @@ def synthetic_targets(targets: int, tenants: int, now: float) -> list[TargetSnap
     for t in range(targets):
         tenant_list = tuple(
             Tenant(
-                name=f"tenant{i}", tenant_id=1002 + 2 * i, tenant_status="NORMAL",
-                backup_task=task, last_success=now - 1000, last_failure=now - 90000,
-                log_backup=LogBackup(checkpoint=now - 3, delay=3.0, status="DOING", raw_status="DOING"),
+                name=f"tenant{i}",
+                tenant_id=1002 + 2 * i,
+                tenant_status="NORMAL",
+                backup_task=task,
+                last_success=now - 1000,
+                last_failure=now - 90000,
+                log_backup=LogBackup(
+                    checkpoint=now - 3, delay=3.0, status="DOING", raw_status="DOING"
+                ),
                 recovery_point=now - 3,
-            )  # fmt: skip
+            )
             for i in range(tenants)
         )
-        cluster = Cluster(identity=ClusterIdentity(f"cluster{t}", str(100000 + t), "4.3.5.0"), tenants=tenant_list)
-        health = TargetHealth(up=True, last_success=now, last_duration=0.2, last_attempt=now, polls_total=5)
+        cluster = Cluster(
+            identity=ClusterIdentity(f"cluster{t}", str(100000 + t), "4.3.5.0"), tenants=tenant_list
+        )
+        health = TargetHealth(
+            up=True, last_success=now, last_duration=0.2, last_attempt=now, polls_total=5
+        )
         snapshots.append(
-            TargetSnapshot(name=f"t{t}", source="obshell", labels=(("site", "hz"),), health=health,
-                           data=TargetData(clusters=(cluster,), polled_at=now), stale_after=180)  # fmt: skip
+            TargetSnapshot(
+                name=f"t{t}",
+                source="obshell",
+                labels=(("site", "hz"),),
+                health=health,
+                data=TargetData(clusters=(cluster,), polled_at=now),
+                stale_after=180,
+            )
         )
     return snapshots
 
@@ -127,13 +144,7 @@ def out_of_process(base: str, targets: int, seconds: float) -> dict[str, dict[st
     """An exporter process polling `targets` agents, scraped by 1 then 50 clients."""
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as folder:
-        secret = Path(folder, "pw")
-        secret.write_text(PASSWORD)
-        lines = ["concurrency: 32", "defaults: {timeout: 30s, interval: 60s}", "targets:"]
-        lines += [f"  - {{name: t{i}, source: obshell, url: '{agent_url(base, i)}', password_file: {secret}}}"
-                  for i in range(targets)]  # fmt: skip
-        config = Path(folder, "config.yaml")
-        config.write_text("\n".join(lines) + "\n")
+        config = write_config(Path(folder), base, targets)
         port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "exporter", "--config.file", str(config),
@@ -145,8 +156,8 @@ def out_of_process(base: str, targets: int, seconds: float) -> dict[str, dict[st
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:  # wait until every target has data
                 try:
-                    text = subprocess.run(["curl", "-s", url], capture_output=True, text=True, timeout=30).stdout
-                except subprocess.TimeoutExpired:
+                    text = httpx.get(url, timeout=30).text
+                except httpx.HTTPError:
                     continue
                 if text.count("oceanbase_cluster_info{") >= targets:
                     break
