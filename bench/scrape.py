@@ -106,7 +106,7 @@ def in_process(targets: int, tenants: int) -> dict[str, float]:
     partly = time.perf_counter() - started
     metrics = collect(fleet, state)
     started = time.perf_counter()
-    exposition.generate_latest(SnapshotCollector(lambda: metrics))  # type: ignore[arg-type]
+    exposition.generate_latest(SnapshotCollector(lambda: metrics))
     reference = time.perf_counter() - started
     samples = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
     return {

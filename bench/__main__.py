@@ -1,0 +1,104 @@
+"""`python -m bench`: the whole benchmark suite, one table with the references side by side.
+
+Every measurement runs in a fresh process against a simulator in another process, each agent
+answering after a fixed 20 ms, so that what is measured is the client, not the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+from bench import scrape
+from bench.fleet import TENANTS, fleet
+
+LATENCY = 0.02
+SIZES = (10, 100, 1000)
+SDK_SIZES = (10, 100)  # 1000 targets one after another would take ~15 minutes
+HTTPX_SIZES = (10, 100)  # httpx's own transport: ~4 ms CPU a request, minutes at 1000
+
+
+def _run(module: str, *args: str) -> dict[str, float]:
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    """Run every benchmark and print the table (markdown)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    started = time.monotonic()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(
+        f"fleet: N obshell targets x {TENANTS} tenants, {LATENCY * 1000:.0f} ms per upstream answer"
+    )
+    print()
+    print(
+        "| targets | requests | exporter poll s | bare aiohttp s | bare httpx s | SDK loop s "
+        "| exporter CPU s/1k req | aiohttp CPU s/1k req | httpx CPU s/1k req | exporter RSS MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for size in sizes:
+        with fleet(size, LATENCY) as base:
+            ours = _run("bench.poll_cycle", "--base", base, "--targets", str(size))
+            count = str(int(ours["requests"]))
+            common = ("--base", base, "--targets", str(size), "--requests", count)
+            bare = _run("bench.fanout", *common, "--client", "aiohttp")
+            plain = (
+                _run("bench.fanout", *common, "--client", "httpx") if size in HTTPX_SIZES else None
+            )
+            sdk = (
+                _run("bench.sdk_loop", "--base", base, "--targets", str(size))
+                if size in SDK_SIZES
+                else None
+            )
+        cells = [
+            str(size),
+            count,
+            f"{ours['wall']:.2f}",
+            f"{bare['wall']:.2f}",
+            f"{plain['wall']:.2f}" if plain else "—",
+            f"{sdk['wall']:.1f} ({sdk['requests']:.0f} calls)" if sdk else "—",
+            f"{ours['cpu'] / ours['requests'] * 1000:.3f}",
+            f"{bare['cpu'] / bare['requests'] * 1000:.3f}",
+            f"{plain['cpu'] / plain['requests'] * 1000:.3f}" if plain else "—",
+            f"{ours['rss_mb']:.0f}",
+        ]
+        print("| " + " | ".join(cells) + " |", flush=True)
+    print()
+    print(
+        "| samples | render, all changed s | render, 10% changed s | unchanged s | prometheus_client generate_latest s |"
+    )
+    print("|---|---|---|---|---|")
+    for targets in (25, 250):
+        r = scrape.in_process(targets, TENANTS)
+        print(
+            f"| {r['samples']} | {r['render_all_changed']:.3f} | {r['render_10pct_changed']:.3f} | "
+            f"{r['unchanged']:.6f} | {r['generate_latest']:.3f} |",
+            flush=True,
+        )
+    print()
+    print("| scrapers | scrapes | exporter CPU ms/scrape | p50 ms | p99 ms |")
+    print("|---|---|---|---|---|")
+    with fleet(100, LATENCY) as base:
+        for clients, r in scrape.out_of_process(base, 100, seconds=10).items():
+            print(
+                f"| {clients} | {r['scrapes']:.0f} | {r['cpu_ms_per_scrape']:.2f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |"
+            )
+    print()
+    print(f"suite took {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
