@@ -11,6 +11,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -22,6 +23,10 @@ from exporter.exposition import render
 from exporter.logs import LEVELS, setup_logging
 from exporter.poller import Poller, select_shard
 from exporter.server import ExporterServer
+
+if TYPE_CHECKING:
+    from exporter.simulator import Simulator
+
 from exporter.webconfig import (
     RotatingTLS,
     WebConfig,
@@ -202,18 +207,34 @@ async def serve(
     return EXIT_OK
 
 
-def _write_demo_config(folder: Path, urls: list[str]) -> Path:
-    """A config file for the demo, with the simulator's password in a secrets file."""
-    secret = folder / "password"
-    secret.write_text(DEMO_PASSWORD)
-    secret.chmod(0o600)
-    targets = "".join(
-        f"  - name: demo-{i}\n    source: obshell\n    url: {url}\n"
-        f"    password_file: {secret}\n    labels: {{site: demo}}\n"
-        for i, url in enumerate(urls)
+def _write_demo_config(folder: Path, simulator: Simulator, clusters: int) -> Path:
+    """A config for the demo: every simulated obshell agent, plus the simulated OCP and
+    OceanBase Cloud, with the simulator's credentials in secrets files."""
+    secrets = {
+        "password": DEMO_PASSWORD,
+        "ocp_password": simulator.ocp.account.password,
+        "cloud_secret": simulator.cloud.account.access_key_secret,
+    }
+    for name, value in secrets.items():
+        (folder / name).write_text(value)
+        (folder / name).chmod(0o600)
+    targets = [
+        f"  - {{name: demo-{i}, source: obshell, url: '{simulator.agent_url(i)}', "
+        f"password_file: {folder / 'password'}, labels: {{site: demo}}}}\n"
+        for i in range(clusters)
+    ]
+    targets.append(
+        f"  - {{name: demo-ocp, source: ocp, url: '{simulator.ocp_url}', "
+        f"username: {simulator.ocp.account.username}, password_file: {folder / 'ocp_password'}, "
+        "labels: {site: demo}}\n"
+    )
+    targets.append(
+        f"  - {{name: demo-cloud, source: cloud, url: '{simulator.cloud_url}', "
+        f"access_key_id: {simulator.cloud.account.access_key_id}, "
+        f"access_key_secret_file: {folder / 'cloud_secret'}, labels: {{site: demo}}}}\n"
     )
     config_path = folder / "config.yaml"
-    config_path.write_text(f"defaults:\n  interval: 15s\ntargets:\n{targets}")
+    config_path.write_text("defaults:\n  interval: 15s\ntargets:\n" + "".join(targets))
     return config_path
 
 
@@ -221,12 +242,13 @@ async def run_demo(args: argparse.Namespace, listen: tuple[str | None, int]) -> 
     """`--demo`: the built-in simulator on loopback, and the exporter polling it."""
     from exporter.simulator import Simulator  # the simulator is only needed here
 
+    clusters = 2
     simulator = Simulator(
-        scenario="demo", clusters=2, tenants=4, speed=60.0, password=DEMO_PASSWORD
+        scenario="demo", clusters=clusters, tenants=4, speed=60.0, password=DEMO_PASSWORD
     )
     await simulator.start("127.0.0.1", 0)
     with tempfile.TemporaryDirectory(prefix="obexporter-demo-") as folder:
-        config_path = _write_demo_config(Path(folder), [simulator.agent_url(i) for i in range(2)])
+        config_path = _write_demo_config(Path(folder), simulator, clusters)
         log.info(
             "demo: simulator at %s; open http://localhost:%d/ and /metrics",
             simulator.base_url, listen[1],

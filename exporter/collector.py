@@ -15,8 +15,24 @@ from dataclasses import dataclass
 from prometheus_client.core import Metric
 
 from exporter import __version__
-from exporter.snapshot import BackupTask, Cluster, LogBackup, Restore, TargetSnapshot, Tenant
-from exporter.states import BACKUP_TASK_STATES, LOG_BACKUP_STATES, RESTORE_STATES
+from exporter.snapshot import (
+    BackupSet,
+    BackupTask,
+    Cluster,
+    ClusterManagement,
+    LogBackup,
+    Restore,
+    TargetSnapshot,
+    Tenant,
+)
+from exporter.states import (
+    BACKUP_SET_STATES,
+    BACKUP_TASK_STATES,
+    CLUSTER_STATES,
+    LOG_BACKUP_STATES,
+    RESTORE_STATES,
+    SCHEDULE_STATES,
+)
 
 Labels = dict[str, str]
 INFO_COMMENT_LIMIT = 128
@@ -143,7 +159,7 @@ TASK_INFO = _spec(
 LAST_SUCCESS = _spec(
     "oceanbase_backup_last_success_timestamp_seconds",
     "gauge",
-    "End of the latest successful data backup, Unix seconds, from the upstream history.",
+    "End of the latest successful data backup, Unix seconds, from the upstream history: per tenant (obshell), per cluster (OCP lastDataBackupTime; OceanBase Cloud: the newest DONE backup set).",
 )
 LAST_FAILURE = _spec(
     "oceanbase_backup_last_failure_timestamp_seconds",
@@ -154,7 +170,7 @@ LAST_FAILURE = _spec(
 LOG_CHECKPOINT = _spec(
     "oceanbase_log_backup_checkpoint_timestamp_seconds",
     "gauge",
-    "Log backup (archive) checkpoint, Unix seconds. Alert on time() - this.",
+    "Log backup (archive) checkpoint, Unix seconds: per tenant (obshell), per cluster (OCP). Alert on time() - this.",
 )
 LOG_DELAY = _spec(
     "oceanbase_log_backup_delay_seconds",
@@ -177,15 +193,82 @@ LOG_INFO = _spec(
 RECOVERY_POINT = _spec(
     "oceanbase_backup_recovery_point_timestamp_seconds",
     "gauge",
-    "Latest point in time the tenant can provably be restored to, Unix seconds: time() - this is the data a disaster now would lose.",
+    "Latest point in time the data can be restored to, Unix seconds: time() - this is the data a disaster now would lose. Per tenant (obshell): proven from the backup and archive history. Per cluster (OCP: the log backup checkpoint once a data backup exists; OceanBase Cloud: the checkpoint of the newest DONE backup set): approximations.",
+)
+# Backup sets (OceanBase Cloud): the latest set of an instance, and of each tenant in it
+SET_STATUS = _spec(
+    "oceanbase_backup_set_status",
+    "gauge",
+    "State of the latest data backup set: 1 for the current state, 0 for the others.",
+    "status",
+)
+SET_SIZE = _spec(
+    "oceanbase_backup_set_size_bytes",
+    "gauge",
+    "Data size of the latest backup set, bytes: dataBackupSize read as GiB (x 2^30); OceanBase Cloud documents it as GB on one page and GiB on another.",
+)
+SET_CHECKPOINT = _spec(
+    "oceanbase_backup_set_checkpoint_timestamp_seconds",
+    "gauge",
+    "The point in time the latest backup set restores to, Unix seconds.",
+)
+SET_START = _spec(
+    "oceanbase_backup_set_start_timestamp_seconds",
+    "gauge",
+    "Start of the latest backup set, Unix seconds.",
+)
+SET_END = _spec(
+    "oceanbase_backup_set_end_timestamp_seconds",
+    "gauge",
+    "End of the latest backup set, Unix seconds (absent while it runs).",
+)
+SET_INFO = _spec(
+    "oceanbase_backup_set_info",
+    "gauge",
+    "Identity of the latest backup set (value 1); raw_status is the upstream status.",
+    "backup_set_id",
+    "backup_mode",
+    "data_backup_mode",
+    "trigger_mode",
+    "validity",
+    "raw_status",
 )
 # Cluster
 CLUSTER_INFO = _spec(
     "oceanbase_cluster_info",
     "gauge",
-    "A monitored cluster (value 1).",
+    "A monitored cluster (value 1); raw_status is the cluster status as OCP reports it (only where a source reports one).",
     "ob_version",
     "cluster_type",
+    "raw_status",
+)
+CLUSTER_STATUS = _spec(
+    "oceanbase_cluster_status",
+    "gauge",
+    "State of the cluster as OCP reports it: 1 for the current state, 0 for the others (the upstream string is raw_status on oceanbase_cluster_info).",
+    "status",
+)
+SCHEDULE_STATUS = _spec(
+    "oceanbase_backup_schedule_status",
+    "gauge",
+    "State of the cluster's backup scheduling (OCP): 1 for the current state, 0 for the others.",
+    "status",
+)
+SCHEDULE_INFO = _spec(
+    "oceanbase_backup_schedule_info",
+    "gauge",
+    "The upstream backup scheduling status (value 1).",
+    "raw_status",
+)
+STRATEGY_CONFIGURED = _spec(
+    "oceanbase_backup_strategy_configured",
+    "gauge",
+    "1 when the cluster has a backup strategy, 0 when it has none (OCP obClusterBackupStatus).",
+)
+BACKUP_SIZE = _spec(
+    "oceanbase_backup_size_bytes",
+    "gauge",
+    "Size of the cluster's backups, bytes: OCP backupSize in obStorageVolumeUnit, read as powers of 1024 (absent for a unit we cannot map).",
 )
 # Restore
 RESTORE_STATUS = _spec(
@@ -402,7 +485,23 @@ def _cluster_families(families: _Families, cluster: Cluster, base: Labels) -> No
     identity = cluster.identity
     labels = {**base, "ob_cluster_name": identity.name, "ob_cluster_id": identity.id}
     info = {"ob_version": identity.version, "cluster_type": identity.cluster_type}
+    management = cluster.management
+    if management is not None and management.status is not None:
+        info["raw_status"] = management.raw_status
     families.add(CLUSTER_INFO, {**labels, **info}, 1.0)
+    if management is not None:
+        _management_families(families, management, labels)
+    if cluster.log_backup is not None:
+        _log_backup_families(families, cluster.log_backup, labels)
+    families.add(LAST_SUCCESS, labels, cluster.last_success)
+    families.add(RECOVERY_POINT, labels, cluster.recovery_point)
+    if cluster.backup_set is not None:
+        _backup_set_families(families, cluster.backup_set, labels)
+    for part in cluster.tenant_backup_sets:
+        tenant_labels = {**labels, "tenant_name": part.tenant_name}
+        if part.tenant_id:
+            tenant_labels["ob_tenant_id"] = part.tenant_id
+        _backup_set_families(families, part.backup_set, tenant_labels)
     for tenant in cluster.tenants:
         tenant_labels = {
             **labels,
@@ -412,6 +511,35 @@ def _cluster_families(families: _Families, cluster: Cluster, base: Labels) -> No
         _tenant_families(families, tenant, tenant_labels)
     for restore in cluster.restores:
         _restore_families(families, restore, {**labels, "tenant_name": restore.tenant_name})
+
+
+def _management_families(
+    families: _Families, management: ClusterManagement, labels: Labels
+) -> None:
+    families.state_set(CLUSTER_STATUS, labels, CLUSTER_STATES, management.status)
+    families.state_set(SCHEDULE_STATUS, labels, SCHEDULE_STATES, management.schedule_status)
+    if management.schedule_status is not None:
+        families.add(SCHEDULE_INFO, {**labels, "raw_status": management.raw_schedule_status}, 1.0)
+    configured = management.strategy_configured
+    families.add(STRATEGY_CONFIGURED, labels, None if configured is None else float(configured))
+    families.add(BACKUP_SIZE, labels, management.backup_size_bytes)
+
+
+def _backup_set_families(families: _Families, backup_set: BackupSet, labels: Labels) -> None:
+    families.state_set(SET_STATUS, labels, BACKUP_SET_STATES, backup_set.status)
+    families.add(SET_SIZE, labels, backup_set.size_bytes)
+    families.add(SET_CHECKPOINT, labels, backup_set.checkpoint)
+    families.add(SET_START, labels, backup_set.start)
+    families.add(SET_END, labels, backup_set.end)
+    info = {
+        "backup_set_id": backup_set.backup_set_id,
+        "backup_mode": backup_set.backup_mode,
+        "data_backup_mode": backup_set.data_backup_mode,
+        "trigger_mode": backup_set.trigger_mode,
+        "validity": backup_set.validity,
+        "raw_status": backup_set.raw_status,
+    }
+    families.add(SET_INFO, {**labels, **info}, 1.0)
 
 
 def _tenant_families(families: _Families, tenant: Tenant, labels: Labels) -> None:

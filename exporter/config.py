@@ -566,7 +566,8 @@ class OcpTarget(_SingleUrlTarget):
 
     def _warnings(self) -> list[tuple[str, str]]:
         warnings = super()._warnings()
-        if self.username is not None and self.url.lower().startswith("http://"):
+        plain = self.url.lower().startswith("http://") and not _is_loopback(self.url)
+        if self.username is not None and plain:
             message = "http:// sends the OCP password in clear text (HTTP basic auth); use https"
             warnings.append(("url", message))
         return warnings
@@ -673,6 +674,11 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+# PyYAML quotes a tag or alias it cannot resolve, and an unquoted password that starts with
+# ! or * is read as one: such a name must not be printed.
+_YAML_NAME = re.compile(r"\b(tag|alias|tag handle) '[^']*'")
+
+
 def _read_yaml(path: Path) -> dict[Any, Any]:
     try:
         text = path.read_bytes().decode("utf-8-sig")
@@ -680,13 +686,17 @@ def _read_yaml(path: Path) -> dict[Any, Any]:
         raise ConfigError([f"{path}: cannot read: {error.strerror or error}"]) from None
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: not UTF-8 text"]) from None
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as error:  # the reader refuses control characters before parsing
+        raise ConfigError([f"{path}: {' '.join(str(error).split())}"]) from None
     try:
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = "" if mark is None else f" line {mark.line + 1} column {mark.column + 1}:"
         message = error.problem or error.context or "not valid YAML"
+        message = _YAML_NAME.sub(r"\1 (not shown: quote a value that starts with ! or *)", message)
         raise ConfigError([f"{path}:{where} {message}"]) from None
     except yaml.YAMLError as error:
         raise ConfigError([f"{path}: {error}"]) from None

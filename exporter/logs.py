@@ -22,7 +22,12 @@ def _timestamp(record: logging.LogRecord) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """Whitespace folded and control characters escaped: messages quote upstream text, which
+    must not forge log lines or drive a terminal (ANSI escapes)."""
+    folded = " ".join(text.split())
+    if folded.isprintable():
+        return folded
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in folded)
 
 
 class LogfmtFormatter(logging.Formatter):

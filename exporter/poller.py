@@ -10,13 +10,14 @@ credentials change.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -35,7 +36,8 @@ from exporter.snapshot import HistogramSnapshot, TargetData, TargetHealth, Targe
 from exporter.sources.base import PollResult, Source
 from exporter.sources.cloud.auth import CloudDigestAuth
 from exporter.sources.cloud.source import CloudSource
-from exporter.sources.http import LATENCY_BUCKETS, RequestStats, UpstreamHTTP
+from exporter.sources.errors import PollError
+from exporter.sources.http import LATENCY_BUCKETS, CappedTransport, RequestStats, UpstreamHTTP
 from exporter.sources.obshell.auth import HybridAuth
 from exporter.sources.obshell.source import ObshellSource
 from exporter.sources.ocp.auth import OcpBasicAuth, OcpSignatureAuth
@@ -47,6 +49,7 @@ MAX_AUTH_BACKOFF = 600.0
 JITTER = 0.1
 # With --probe-only, a target stays polled this many intervals after its last probe.
 PROBE_KEEPALIVE = 3
+REDACT_MIN_LENGTH = 4
 
 
 def _secret_reader(secret: Secret | None) -> Callable[[], str]:
@@ -94,6 +97,38 @@ def credentials_fingerprint(target: Target) -> str:
     return "|".join(parts)
 
 
+def redact(text: str, target: Target) -> str:
+    """`text` without the target's current secrets, plain or as HTTP basic credentials.
+
+    Error messages quote what upstreams answer, and an upstream may echo what it was sent: a
+    basic auth header, or a password it decrypted. Values (and cut-off ends of them) under
+    REDACT_MIN_LENGTH are left alone: scrubbing every "ab" would garble messages and hide
+    nothing worth hiding.
+    """
+    username = getattr(target, "username", None)
+    for field_name in ("password", "agent_password", "access_key_secret"):
+        secret = getattr(target, field_name, None)
+        if secret is None:
+            continue
+        try:
+            value = secret.read()
+        except SecretFileError:
+            continue
+        if len(value) < REDACT_MIN_LENGTH:
+            continue
+        forms = [value]
+        if username is not None:
+            forms.append(base64.b64encode(f"{username}:{value}".encode()).decode("ascii"))
+        for form in forms:
+            text = text.replace(form, "<redacted>")
+            # Sources cut long upstream messages, maybe inside a secret: scrub a cut-off one.
+            for cut in range(len(form) - 1, REDACT_MIN_LENGTH - 1, -1):
+                if text.endswith(form[:cut]):
+                    text = text[:-cut] + "<redacted>"
+                    break
+    return text
+
+
 @dataclass
 class _Health:
     up: bool | None = None
@@ -125,12 +160,21 @@ class TargetRunner:
         """Poll once now (serialised: a probe and the loop never poll concurrently)."""
         async with self._lock:
             started = time.monotonic()
-            result = await self.source.poll()
+            crash = ""
+            try:
+                result = await self.source.poll()
+            except Exception as exc:
+                # Sources turn every upstream failure into a PollError, so this is a bug of
+                # ours. Count a failed poll rather than let the loop die and leave the target's
+                # last `up` and data standing as if it were still polled.
+                log.error("poll crashed (a bug): target=%s", self.target.name, exc_info=True)
+                result = PollResult(data=None)
+                crash = f"internal error: {type(exc).__name__} (see the exporter's log)"
             ended = time.time()
-            self._record(result, time.monotonic() - started, ended)
+            self._record(result, time.monotonic() - started, ended, crash)
             return result
 
-    def _record(self, result: PollResult, duration: float, ended: float) -> None:
+    def _record(self, result: PollResult, duration: float, ended: float, crash: str) -> None:
         health = self.health
         health.polls += 1
         health.last_duration = duration
@@ -143,11 +187,15 @@ class TargetRunner:
             self.data = result.data
         if result.complete:
             health.last_success = ended
-        health.last_error = str(result.errors[0]) if result.errors else ""
-        for error in result.errors:
+        messages = [redact(error.message, self.target) for error in result.errors]
+        health.last_error = crash
+        if result.errors:
+            first = result.errors[0]
+            health.last_error = f"{first.endpoint}: {first.reason}: {messages[0]}"
+        for error, message in zip(result.errors, messages, strict=True):
             log.warning(
                 "poll failed: target=%s endpoint=%s reason=%s error=%s",
-                self.target.name, error.endpoint, error.reason, error.message,
+                self.target.name, error.endpoint, error.reason, message,
             )  # fmt: skip
         if auth_failed:
             health.auth_failures += 1
@@ -251,6 +299,40 @@ class TargetRunner:
         return now - last <= allowance * (1 + JITTER) + self.target.timeout
 
 
+class TLSFilesError(Exception):
+    """A target's TLS files cannot be loaded: `tls.ca_file: cannot load PATH: reason`."""
+
+    def __init__(self, key: str, path: object, exc: OSError) -> None:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        super().__init__(f"{key}: cannot load {path}: {reason}"[:300])
+
+
+class _TLSPending:
+    """A target's source, made at its first poll once its TLS files load.
+
+    A missing or bad `ca_file`, `cert_file` or `key_file` makes that target fail each poll with
+    reason `tls` and the file in the message, and heal once the file is fixed, instead of
+    stopping the exporter (at start) or a reload with a traceback.
+    """
+
+    def __init__(self, make: Callable[[], Source]) -> None:
+        self._make = make
+        self._source: Source | None = None
+
+    async def poll(self) -> PollResult:
+        """Poll the source, making it first if need be."""
+        if self._source is None:
+            try:
+                self._source = self._make()
+            except TLSFilesError as exc:
+                return PollResult(data=None, errors=(PollError("tls", "", str(exc)),))
+        return await self._source.poll()
+
+    def endpoint_support(self) -> Mapping[str, bool]:
+        """The source's, once there is one."""
+        return self._source.endpoint_support() if self._source is not None else {}
+
+
 class HTTPClients:
     """Shared HTTP clients, one per distinct TLS setting, on the aiohttp transport.
 
@@ -263,20 +345,29 @@ class HTTPClients:
         self._clients: dict[TLSConfig, httpx.AsyncClient] = {}
 
     def client(self, tls: TLSConfig) -> httpx.AsyncClient:
-        """The client for a TLS setting, created on first use."""
+        """The client for a TLS setting, created on first use; TLSFilesError if it cannot be."""
         existing = self._clients.get(tls)
         if existing is not None:
             return existing
-        context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+        try:
+            context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+        except OSError as exc:  # ssl.SSLError is one too
+            raise TLSFilesError("tls.ca_file", tls.ca_file, exc) from None
         if tls.insecure_skip_verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         if tls.cert_file:
-            context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
-        transport = AiohttpTransport(
-            verify=context,
-            limits=httpx.Limits(max_connections=self._max_connections),
-            trust_env=False,
+            key = str(tls.key_file) if tls.key_file else None
+            try:
+                context.load_cert_chain(str(tls.cert_file), key)
+            except OSError as exc:
+                raise TLSFilesError("tls.cert_file", tls.cert_file, exc) from None
+        transport = CappedTransport(
+            AiohttpTransport(
+                verify=context,
+                limits=httpx.Limits(max_connections=self._max_connections),
+                trust_env=False,
+            )
         )
         client = httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False)
         self._clients[tls] = client
@@ -306,19 +397,23 @@ class Poller:
     def _runner(self, target: Target) -> TargetRunner:
         stats = RequestStats()
         target_limit = asyncio.Semaphore(target.max_concurrency)
-        client = self._clients.client(target.tls)
 
-        def http(auth: httpx.Auth | None) -> UpstreamHTTP:
-            return UpstreamHTTP(
-                client,
-                global_limit=self._global_limit,
-                target_limit=target_limit,
-                timeout=target.timeout,
-                stats=stats,
-                auth=auth,
-            )
+        def source() -> Source:
+            client = self._clients.client(target.tls)
 
-        return TargetRunner(target, build_source(target, http), stats)
+            def http(auth: httpx.Auth | None) -> UpstreamHTTP:
+                return UpstreamHTTP(
+                    client,
+                    global_limit=self._global_limit,
+                    target_limit=target_limit,
+                    timeout=target.timeout,
+                    stats=stats,
+                    auth=auth,
+                )
+
+            return build_source(target, http)
+
+        return TargetRunner(target, _TLSPending(source), stats)
 
     def start(self) -> None:
         """Start every target's poll loop."""

@@ -101,12 +101,60 @@ class Restore:
 
 
 @dataclass(frozen=True)
+class ClusterManagement:
+    """What a management platform (OCP) says of a cluster as a whole; None is unknown."""
+
+    status: str | None = None
+    raw_status: str = ""
+    schedule_status: str | None = None
+    raw_schedule_status: str = ""
+    strategy_configured: bool | None = None
+    backup_size_bytes: float | None = None
+
+
+@dataclass(frozen=True)
+class BackupSet:
+    """The latest data backup set (OceanBase Cloud) of an instance, or of one tenant in it."""
+
+    status: str
+    raw_status: str
+    backup_set_id: str
+    backup_mode: str
+    data_backup_mode: str
+    trigger_mode: str
+    validity: str
+    size_bytes: float | None
+    checkpoint: float | None
+    start: float | None
+    end: float | None
+
+
+@dataclass(frozen=True)
+class TenantBackupSet:
+    """A tenant's part of the latest backup set; `tenant_id` is "" when the source omits it."""
+
+    tenant_name: str
+    tenant_id: str
+    backup_set: BackupSet
+
+
+@dataclass(frozen=True)
 class Cluster:
-    """One cluster and what it holds."""
+    """One cluster and what it holds.
+
+    Sources that see a cluster only as a whole (OCP, OceanBase Cloud) fill the cluster-level
+    fields; their series carry no tenant labels, so they never collide with per-tenant ones.
+    """
 
     identity: ClusterIdentity
     tenants: tuple[Tenant, ...] = ()
     restores: tuple[Restore, ...] = ()
+    management: ClusterManagement | None = None
+    log_backup: LogBackup | None = None
+    last_success: float | None = None
+    recovery_point: float | None = None
+    backup_set: BackupSet | None = None
+    tenant_backup_sets: tuple[TenantBackupSet, ...] = ()
 
 
 @dataclass(frozen=True)

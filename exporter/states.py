@@ -56,6 +56,18 @@ _RESTORE_HISTORY_ALIASES = {"SUCCESS": "RESTORE_SUCCESS", "FAIL": "RESTORE_FAIL"
 
 BACKUP_SET_STATES = ("BEGINNING", "DOING", "DONE", "FAILED", "OVERDUE", UNKNOWN)
 SCHEDULE_STATES = ("NONE", "NORMAL", "PAUSED", "WAITING", "ABNORMAL", UNKNOWN)
+# OCP's obClusterStatus: the values OCP's API clients and its UI constants name (see
+# shared/research/ocp-and-cloud-api.md); anything else is UNKNOWN with the raw string kept.
+CLUSTER_STATES = (
+    "CREATING",
+    "STARTING",
+    "RUNNING",
+    "OPERATING",
+    "UPGRADING",
+    "UNAVAILABLE",
+    "DELETING",
+    UNKNOWN,
+)
 
 
 def _known(raw: str, states: tuple[str, ...]) -> str:
@@ -90,6 +102,11 @@ def backup_set_state(raw: str) -> str:
 def schedule_state(raw: str) -> str:
     """Map an OCP backupScheduleStatus onto SCHEDULE_STATES."""
     return _known(raw, SCHEDULE_STATES)
+
+
+def cluster_state(raw: str) -> str:
+    """Map an OCP obClusterStatus onto CLUSTER_STATES."""
+    return _known(raw, CLUSTER_STATES)
 
 
 def upper_snake(raw: str) -> str:

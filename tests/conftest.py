@@ -13,6 +13,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pytest_httpserver import HTTPServer
 
+from exporter.collector import collect
+from exporter.config import load_config
+from exporter.exposition import render
+from exporter.poller import Poller
 from tests.obshell_stub import ObshellStub
 
 DATA = Path(__file__).parent / "data"
@@ -119,3 +123,29 @@ def value(
     matches = [v for (n, ls), v in parsed.items() if n == name and set(labels.items()) <= set(ls)]
     assert len(matches) <= 1, f"{name} {labels}: {len(matches)} samples match"
     return matches[0] if matches else None
+
+
+def exact_value(
+    parsed: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float | None:
+    """The value of the sample of `name` with exactly `labels` (None if absent).
+
+    For series that differ only by a label being absent, such as a cluster-level series and
+    the per-tenant ones of the same family.
+    """
+    return parsed.get((name, frozenset(labels.items())))
+
+
+async def poll_once(poller: Poller) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Poll every target once and parse the exposition users would scrape."""
+    await poller.poll_all_once()
+    return samples(render(collect(poller.snapshots(), None), open_metrics=False).decode())
+
+
+async def scrape(config: Path) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Load `config`, poll once in this process, and return the parsed exposition."""
+    poller = Poller(load_config(config))
+    try:
+        return await poll_once(poller)
+    finally:
+        await poller.stop()

@@ -87,7 +87,8 @@ class ObshellStub:
     def _handle(self, request: Request) -> Response:
         path = request.path
         self.seen.append(request.full_path.rstrip("?"))
-        if path == "/api/v1/info":
+        # What the agent says of itself comes from `routes` when a test scripts it.
+        if path == "/api/v1/info" and path not in self.routes:
             info: dict[str, Any] = {
                 "version": self.version,
                 "identity": "CLUSTER AGENT",
@@ -96,7 +97,7 @@ class ObshellStub:
             if self.supported_auth is not None:
                 info["supportedAuth"] = self.supported_auth
             return _json(200, envelope(info))
-        if path == "/api/v1/secret":
+        if path == "/api/v1/secret" and path not in self.routes:
             der = self.key.public_key().public_bytes(Encoding.DER, PublicFormat.PKCS1)
             return _json(
                 200,
@@ -115,10 +116,16 @@ class ObshellStub:
         if isinstance(body, bytes | str):
             return Response(body, status=status, content_type="text/html")
         wanted = request.args.get("status")
-        if wanted and isinstance(body.get("data"), dict) and "contents" in body["data"]:
-            # The list endpoints filter by status server-side, as obshell's SQL does.
-            keep = [c for c in body["data"]["contents"] if c.get("status") in wanted.split(",")]
-            body = {**body, "data": {**body["data"], "contents": keep}}
+        data = body.get("data") if isinstance(body, dict) else None
+        if wanted and isinstance(data, dict) and isinstance(data.get("contents"), list):
+            # The list endpoints filter by status server-side, as obshell's SQL does (a fuzzed
+            # body may hold anything: items that are no objects are left out).
+            keep = [
+                c
+                for c in data["contents"]
+                if isinstance(c, dict) and c.get("status") in wanted.split(",")
+            ]
+            body = {**body, "data": {**data, "contents": keep}}
         return _json(status, body)
 
     def _verify(self, request: Request) -> tuple[int, dict[str, Any]] | None:

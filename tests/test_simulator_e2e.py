@@ -211,7 +211,8 @@ def test_demo_serves_live_metrics() -> None:
                 break
             time.sleep(0.3)
         assert value(parsed, "oceanbase_tenant_info", target="demo-0", tenant_name="app") == 1
-        assert value(parsed, "oceanbase_backup_exporter_target_up", target="demo-1") == 1
+        for target in ("demo-1", "demo-ocp", "demo-cloud"):
+            assert value(parsed, "oceanbase_backup_exporter_target_up", target=target) == 1
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=10)

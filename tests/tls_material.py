@@ -43,8 +43,10 @@ class CA:
         self.path = folder / f"{name}.crt"
         self.path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
 
-    def issue(self, name: str, server: bool = True) -> Issued:
-        """A leaf certificate for 127.0.0.1/localhost (server) or a client."""
+    def issue(
+        self, name: str, server: bool = True, hosts: tuple[str, ...] = ("localhost", "127.0.0.1")
+    ) -> Issued:
+        """A leaf certificate for `hosts` (names or IP addresses; a server) or a client."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
@@ -61,12 +63,13 @@ class CA:
         if server:
             import ipaddress
 
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName(
-                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-                ),
-                critical=False,
-            )
+            names: list[x509.GeneralName] = []
+            for host in hosts:
+                try:
+                    names.append(x509.IPAddress(ipaddress.ip_address(host)))
+                except ValueError:
+                    names.append(x509.DNSName(host))
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         cert = builder.sign(self.key, hashes.SHA256())
         issued = Issued(self.folder / f"{name}.crt", self.folder / f"{name}.key")
         issued.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

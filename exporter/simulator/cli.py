@@ -9,6 +9,8 @@ import os
 import signal
 from collections.abc import Sequence
 
+from exporter.simulator.cloud_auth import CloudAccount
+from exporter.simulator.ocp_auth import OcpAccount
 from exporter.simulator.scenarios import SCENARIOS
 from exporter.simulator.server import Simulator
 
@@ -28,7 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of `oceanbase-backup-simulator`."""
     parser = argparse.ArgumentParser(
         prog="oceanbase-backup-simulator",
-        description="Serve simulated OceanBase clusters behind obshell's HTTP API.",
+        description=(
+            "Serve simulated OceanBase clusters behind obshell's, OCP's and OceanBase Cloud's"
+            " HTTP APIs."
+        ),
     )
     parser.add_argument(
         "--listen",
@@ -62,6 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--agent-password", default=None, help="obshell agent password (default: none set)"
     )
+    ocp, cloud = OcpAccount(), CloudAccount()
+    parser.add_argument("--ocp-username", default=ocp.username, help="OCP basic auth user")
+    parser.add_argument("--ocp-password", default=ocp.password, help="OCP basic auth password")
+    parser.add_argument("--ocp-access-key-id", default=ocp.access_key_id)
+    parser.add_argument("--ocp-access-key-secret", default=ocp.access_key_secret)
+    parser.add_argument("--cloud-access-key-id", default=cloud.access_key_id)
+    parser.add_argument("--cloud-access-key-secret", default=cloud.access_key_secret)
+    parser.add_argument(
+        "--cloud-project-id",
+        default=None,
+        help="refuse requests whose X-Ob-Project-Id names another project (default: accept any)",
+    )
     return parser
 
 
@@ -77,14 +94,26 @@ async def serve(args: argparse.Namespace) -> None:
         password=args.password,
         agent_password=args.agent_password,
         latency=args.latency,
+        ocp_account=OcpAccount(
+            username=args.ocp_username,
+            password=args.ocp_password,
+            access_key_id=args.ocp_access_key_id,
+            access_key_secret=args.ocp_access_key_secret,
+        ),
+        cloud_account=CloudAccount(
+            access_key_id=args.cloud_access_key_id,
+            access_key_secret=args.cloud_access_key_secret,
+            project_id=args.cloud_project_id,
+        ),
     )
     await simulator.start(host, port)
     log.info(
         "simulated obshell listening on %s: scenario %s, %d cluster(s); cluster i at "
-        "%s/obshell/<i>/api/v1, cluster 0 also at %s/api/v1",
+        "%s/obshell/<i>/api/v1, cluster 0 also at %s/api/v1; OCP and OceanBase Cloud at %s",
         simulator.base_url,
         args.scenario,
         args.clusters,
+        simulator.base_url,
         simulator.base_url,
         simulator.base_url,
     )

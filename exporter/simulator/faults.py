@@ -1,7 +1,10 @@
 """Fault injection, set at run time: what can go wrong between an exporter and an obshell agent.
 
 Each fault applies to one route template (e.g. "/api/v1/obcluster/backup/overview") or to all,
-on one cluster or all, with a probability (an error rate). Kinds:
+on one cluster or all, with a probability (an error rate). OCP and OceanBase Cloud routes take
+faults too (their templates are the exporter's endpoint labels, e.g.
+"/api/v2/ob/clusters/:id/backup/overview"); there `http_500` and `unauthorized` answer in that
+platform's own error format. Kinds:
 
 - `latency`: wait `delay` seconds, or a uniform random time in [`delay`, `delay_max`].
 - `http_500`: obshell's own 500 envelope (Common.Unexpected).
@@ -9,7 +12,8 @@ on one cluster or all, with a probability (an error rate). Kinds:
 - `unauthorized`: obshell's 401 for a wrong password, whatever was sent.
 - `not_json`: a 200 whose body is an HTML page.
 - `truncated_json`: the real response with its body cut in half (and a matching length).
-- `unknown_enum`: every string `status` field in the body replaced by `value`.
+- `unknown_enum`: every string `status` field in the body replaced by `value` (and OCP's
+  camelCase `...Status` fields: `obClusterStatus`, `backupScheduleStatus`, ...).
 - `slow_body`: the real response trickled in ten parts, `delay` seconds apart.
 - `reset`: headers and half the body, then a TCP reset.
 """
@@ -63,7 +67,7 @@ class Fault:
     delay_max: float | None = None
     value: str = UNKNOWN_ENUM
 
-    def matches(self, route: str | None, cluster: int) -> bool:
+    def matches(self, route: str | None, cluster: int | None) -> bool:
         """Whether this fault concerns a request for `route` on `cluster`."""
         return (self.route is None or self.route == route) and (
             self.cluster is None or self.cluster == cluster
@@ -120,8 +124,12 @@ class Faults:
         """Stop injecting any fault."""
         self._faults.clear()
 
-    def plan(self, route: str | None, cluster: int) -> FaultPlan:
-        """Roll the dice for every matching fault; the first replacing fault wins."""
+    def plan(self, route: str | None, cluster: int | None) -> FaultPlan:
+        """Roll the dice for every matching fault; the first replacing fault wins.
+
+        `cluster` None is a request about no one cluster (OCP's or Cloud's lists): only
+        faults for every cluster apply to it.
+        """
         plan = FaultPlan()
         for fault in self._faults:
             if not fault.matches(route, cluster) or self._rng.random() >= fault.probability:
@@ -167,7 +175,7 @@ def _replace_statuses(node: Any, value: str) -> Any:
     if isinstance(node, dict):
         return {
             key: value
-            if key == "status" and isinstance(item, str)
+            if (key == "status" or key.endswith("Status")) and isinstance(item, str)
             else _replace_statuses(item, value)
             for key, item in node.items()
         }

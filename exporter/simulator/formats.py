@@ -48,3 +48,20 @@ def encode_ob_version(version: str) -> int:
     """OceanBase's packed cluster version (major<<32 | minor<<16 | patch<<8 | build)."""
     major, minor, patch, build = (int(p) for p in version.split("-", 1)[0].split("."))
     return major << 32 | minor << 16 | patch << 8 | build
+
+
+def java_date(t: float) -> str:
+    """A `java.util.Date` as OCP's Jackson writes it: `yyyy-MM-dd'T'HH:mm:ss.SSSZ`, `+0800`."""
+    stamp = datetime.fromtimestamp(round(t, 3), UTC).astimezone(AGENT_TZ)
+    return f"{stamp:%Y-%m-%dT%H:%M:%S}.{stamp.microsecond // 1000:03d}+0800"
+
+
+def java_offset_time(t: float) -> str:
+    """An `OffsetDateTime` as OCP writes its envelope `timestamp`: milliseconds, `+08:00`."""
+    stamp = datetime.fromtimestamp(round(t, 3), UTC).astimezone(AGENT_TZ)
+    return f"{stamp:%Y-%m-%dT%H:%M:%S}.{stamp.microsecond // 1000:03d}+08:00"
+
+
+def cloud_time(t: float) -> str:
+    """OceanBase Cloud's times: UTC to the second, with `Z`."""
+    return datetime.fromtimestamp(int(t), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,4 +1,8 @@
-"""The simulator: a world, its clock, its faults and the HTTP server in front of them."""
+"""The simulator: a world, its clock, its faults and the HTTP server in front of them.
+
+One port serves the obshell agents (`/api/v1`, `/obshell/<i>/api/v1`), OCP (`/api/v2/ob`,
+`/api/v2/time`) and OceanBase Cloud (`/api/v2/instances`), all over the same world.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,22 @@ import socket
 from aiohttp import web
 
 from exporter.simulator.clock import SimClock
+from exporter.simulator.cloud_api import CloudApi
+from exporter.simulator.cloud_auth import CloudAccount
 from exporter.simulator.faults import Faults
 from exporter.simulator.obshell_api import AGENT_PREFIX, ObshellApi
+from exporter.simulator.ocp_api import OcpApi
+from exporter.simulator.ocp_auth import OcpAccount
 from exporter.simulator.scenarios import build_world
 from exporter.simulator.world import World
 
 
 class Simulator:
-    """A simulated OceanBase fleet behind obshell's HTTP API, on one port.
+    """A simulated OceanBase fleet behind obshell's, OCP's and OceanBase Cloud's APIs, on one port.
 
     `world` and `faults` may be changed while it runs; `clock` tells (and can advance) the
-    simulated time the world evolves with.
+    simulated time the world evolves with. `ocp.account` and `cloud.account` hold the
+    credentials those APIs accept (changeable at run time too).
     """
 
     def __init__(
@@ -30,6 +39,8 @@ class Simulator:
         password: str = "root-pass",  # noqa: S107 - the simulator's documented demo password
         agent_password: str | None = None,
         latency: float = 0.0,
+        ocp_account: OcpAccount | None = None,
+        cloud_account: CloudAccount | None = None,
     ) -> None:
         self.clock = SimClock(speed=speed)
         self.world: World = build_world(
@@ -45,6 +56,8 @@ class Simulator:
         if latency > 0:
             self.faults.add("latency", delay=latency)
         self._api = ObshellApi(self.world, self.clock, self.faults)
+        self.ocp = OcpApi(self.world, self.clock, self.faults, ocp_account or OcpAccount())
+        self.cloud = CloudApi(self.world, self.clock, self.faults, cloud_account or CloudAccount())
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
 
@@ -53,6 +66,9 @@ class Simulator:
         if self._runner is not None:
             raise RuntimeError("the simulator is already running")
         app = web.Application()
+        app.router.add_route("*", "/api/v2/ob/{tail:.*}", self.ocp.handle)
+        app.router.add_route("*", "/api/v2/time", self.ocp.handle)
+        app.router.add_route("*", "/api/v2/instances{tail:.*}", self.cloud.handle)
         app.router.add_route("*", "/{tail:.*}", self._api.handle)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
@@ -83,6 +99,16 @@ class Simulator:
         if self._base_url is None:
             raise RuntimeError("the simulator is not running")
         return self._base_url
+
+    @property
+    def ocp_url(self) -> str:
+        """The simulated OCP's base URL (a target's `url:`); it manages every cluster."""
+        return self.base_url
+
+    @property
+    def cloud_url(self) -> str:
+        """The simulated OceanBase Cloud API's base URL; every cluster is an instance."""
+        return self.base_url
 
     def agent_url(self, cluster_index: int) -> str:
         """Base URL of cluster `cluster_index`'s agent: append `/api/v1/...` to it."""

@@ -128,6 +128,7 @@ class Cluster:
         self.churn: ChurnPlan | None = None
         self.next_tenant_id = 1002
         self.started_at = 0.0
+        self.ocp_status = "RUNNING"  # obClusterStatus as OCP reports the cluster
         self._version = version
         self._key: keys.AgentKey | None = None
 

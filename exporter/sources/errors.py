@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import ValidationError
+
 Reason = Literal["timeout", "connection", "tls", "auth", "api_error", "http_status", "decode"]
 REASONS: tuple[Reason, ...] = (
     "timeout",
@@ -28,3 +30,10 @@ class PollError(Exception):
         self.reason: Reason = reason
         self.endpoint = endpoint
         self.message = message
+
+
+def shape_problem(exc: ValidationError) -> str:
+    """Where a response differs from its model, without echoing the values it held."""
+    first = exc.errors(include_input=False, include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"unexpected response shape at {where}: {first['msg']} ({exc.error_count()} problems)"

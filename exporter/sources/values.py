@@ -17,18 +17,34 @@ def parse_time(text: str | None, default_tz: tzinfo = UTC) -> float | None:
     digits, and `YYYY-MM-DD HH:MM:SS[.f]` without offset, read in `default_tz`. The Go zero
     time and anything at or before the Unix epoch mean "none".
     """
-    if not text or not text.strip():
-        return None
-    value = _FRACTION.sub(r"\1", text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    value = _COMPACT_OFFSET.sub(r"\1:\2", value)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+    moment = _datetime(text)
+    if moment is None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=default_tz)
     seconds = moment.timestamp()
     return seconds if seconds > 0 else None
+
+
+def offset_of(text: str | None) -> tzinfo | None:
+    """The UTC offset an upstream time carries (`Z`, `+08:00`, `+0800`), or None without one.
+
+    An API's envelope timestamp tells the server's zone, which is how its offset-less times
+    are meant to be read.
+    """
+    moment = _datetime(text)
+    return moment.tzinfo if moment is not None else None
+
+
+def _datetime(text: str | None) -> datetime | None:
+    if not text or not text.strip():
+        return None
+    value = _FRACTION.sub(r"\1", text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    value = _COMPACT_OFFSET.sub(r"\1:\2", value)
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def scn_seconds(scn: int) -> float | None:

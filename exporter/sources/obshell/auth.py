@@ -15,14 +15,15 @@ import json
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 from pydantic import ValidationError
 
-from exporter.sources.errors import PollError
+from exporter.sources.errors import PollError, shape_problem
 from exporter.sources.obshell.models import AgentSecret, AgentStatus, Envelope, envelope_of
 
 INFO_PATH = "/api/v1/info"
@@ -34,6 +35,8 @@ UNAUTHENTICATED_PATHS = frozenset({INFO_PATH, SECRET_PATH, "/api/v1/status", "/a
 HEADER_LIFETIME_SECONDS = 60
 DECRYPT_FAILED_CODE = 1
 DECRYPT_FAILED_ERR_CODE = "Security.Authentication.Header.DecryptFailed"
+# obshell's smallest key (before 4.4.2); it also bounds what a hostile /secret can make us use.
+MIN_KEY_BITS = 512
 
 AuthScheme = Literal["v1", "v2"]
 _M = TypeVar("_M", AgentStatus, AgentSecret)
@@ -163,33 +166,47 @@ def _learn_key(info: httpx.Response, secret: httpx.Response) -> NodeKey:
     agent_secret = _data(secret, SECRET_PATH, AgentSecret)
     try:
         public_key = load_der_public_key(base64.b64decode(agent_secret.public_key, validate=True))
-    except ValueError as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         message = f"public key is not base64 PKCS#1 DER: {exc}"
         raise PollError("decode", SECRET_PATH, message) from exc
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise PollError("decode", SECRET_PATH, "public key is not an RSA key")
+    if public_key.key_size < MIN_KEY_BITS:
+        # A smaller key would not hide the password (and below 96 bits cannot even hold a block).
+        bits = public_key.key_size
+        message = f"public key of {bits} bits is weaker than obshell's {MIN_KEY_BITS}"
+        raise PollError("decode", SECRET_PATH, message)
     return NodeKey(public_key=public_key, scheme=choose_scheme(status))
 
 
 def _data(response: httpx.Response, route: str, model: type[_M]) -> _M:
     if response.status_code != 200:
         raise PollError("http_status", route, f"HTTP {response.status_code}")
+    document = _json(response.content)
+    if not isinstance(document, dict):
+        raise PollError("decode", route, "response is not a JSON object")
     try:
-        envelope: Envelope[_M] = envelope_of(model).model_validate_json(response.content)
+        envelope: Envelope[_M] = envelope_of(model).model_validate(document)
     except ValidationError as exc:
-        message = f"unexpected response shape ({exc.error_count()} errors)"
-        raise PollError("decode", route, message) from exc
+        raise PollError("decode", route, shape_problem(exc)) from exc
     if envelope.data is None:
         raise PollError("decode", route, "response has no data")
     return envelope.data
 
 
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
+        return None
+
+
 def _is_decrypt_failure(response: httpx.Response) -> bool:
     if response.status_code != 401:
         return False
-    try:
-        error = json.loads(response.content).get("error") or {}
-    except (ValueError, AttributeError):
+    document = _json(response.content)
+    error = document.get("error") if isinstance(document, dict) else None
+    if not isinstance(error, dict):
         return False
     return bool(
         error.get("code") == DECRYPT_FAILED_CODE or error.get("errCode") == DECRYPT_FAILED_ERR_CODE

@@ -130,7 +130,7 @@ def _decode(route: str, response: Response, model: type[M]) -> Envelope[M] | Non
 def _json(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
         return None
 
 

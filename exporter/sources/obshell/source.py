@@ -154,7 +154,11 @@ class ObshellSource:
         return self._target.tenants.matches(tenant.tenant_name)
 
     async def _required(self, route: str, model: type[M]) -> m.Envelope[M]:
-        envelope = await self._client.get(route, model)
+        try:
+            envelope = await self._client.get(route, model)
+        except EndpointUnsupported:
+            message = "no such route here: is the URL an obshell agent's?"
+            raise PollError("http_status", route, message) from None
         if envelope is None:
             raise PollError("api_error", route, "obshell reported the resource as missing")
         return envelope
@@ -190,6 +194,8 @@ class ObshellSource:
         """
         try:
             overview = await self._client.get(CLUSTER_BACKUP, m.ClusterBackupOverview)
+        except EndpointUnsupported:
+            return {}  # agents before 4.2.4 have no backup routes, per tenant neither
         except PollError as exc:
             if exc.reason in ("auth", "timeout", "connection", "tls"):
                 raise
@@ -203,6 +209,8 @@ class ObshellSource:
                 env = await self._client.get(
                     TENANT_BACKUP, m.TenantBackupOverview, tenant=tenant.tenant_name
                 )
+            except EndpointUnsupported:
+                return None
             except PollError as exc:
                 if exc.reason == "auth":
                     raise
@@ -345,6 +353,8 @@ class ObshellSource:
     ) -> tuple[m.RestoreInfo, tzinfo] | None:
         try:
             env = await self._client.get(RESTORE_OVERVIEW, m.RestoreOverview, tenant=tenant)
+        except EndpointUnsupported:
+            return None  # as old as the backup routes: before 4.2.4
         except PollError as exc:
             if exc.reason == "auth":
                 raise

@@ -1,0 +1,70 @@
+"""Fields OCP and OceanBase Cloud send that the exporter does not read, as subclasses.
+
+The exporter's models (exporter/sources/ocp/models.py, exporter/sources/cloud/models.py) hold
+what it parses; the simulator adds the rest of each documented example here, so that other
+clients see the shapes the documents show without a second definition of the shared fields.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from exporter.sources.cloud.models import Instance
+from exporter.sources.ocp.models import ClusterBackupInfoDetail, ObCluster, UpstreamModel
+
+
+class DataBackupSupportAbility(UpstreamModel):
+    """`obBackupAbility.obDataBackupSupportAbility` of the OCP overview."""
+
+    canDoIncrementalBackup: bool = True
+    fullBackupEnabled: bool = True
+    incrementBackupEnabled: bool = True
+
+
+class BackupAbility(UpstreamModel):
+    """`obBackupAbility` of the OCP overview."""
+
+    backupAbility: str = "PHYSICAL_BACKUP"
+    backupMode: str = "PHYSICAL_BACKUP"
+    obDataBackupSupportAbility: DataBackupSupportAbility = Field(
+        default_factory=DataBackupSupportAbility
+    )
+
+
+class FullClusterBackupInfoDetail(ClusterBackupInfoDetail):
+    """The whole `ClusterBackupInfoDetail` of the OCP documents' example."""
+
+    logBackupDelaySeconds: int | None = None  # a Long, as OCP writes it
+    compactionStatus: str = "IDLE"
+    primaryAndStandbyMode: bool = False
+    obBackupAbility: BackupAbility = Field(default_factory=BackupAbility)
+
+
+class FullObCluster(ObCluster):
+    """An OCP cluster list item with its zones and architecture."""
+
+    zones: list[str] = Field(default_factory=list)
+    architecture: str = "X86_64"
+    createTime: str | None = None
+
+
+class FullInstance(Instance):
+    """A DescribeInstances item as OceanBase Cloud documents it."""
+
+    region: str = "ap-southeast-1"
+    instanceClass: str = "8C32G"
+    series: str = "NORMAL"
+    createTime: str | None = None
+    obRpmVersion: str = ""
+    cpu: int = 8
+    mem: int = 32
+    state: str = "ONLINE"
+    deployMode: str = "1-1-1"
+    deployType: str = "multiple"
+    payType: str = "POSTPAY"
+    cloudProvider: str = "ALIYUN"
+    managementMode: str = "DBaaS"
+    instanceType: str = "cluster"
+    diskType: str = "cloud_essd_pl1"
+    diskSize: int = 200
+    availableZones: list[str] = Field(default_factory=list)

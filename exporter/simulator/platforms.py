@@ -1,0 +1,242 @@
+"""What OCP and OceanBase Cloud show of the simulated world at a moment.
+
+Both platforms see the same clusters, tenants, backups and archive rounds the obshell agents
+serve (timeline.py), summarised the way each platform does: OCP per cluster (the oldest
+archive checkpoint, the latest successful backup, the size of what was backed up), Cloud as
+backup sets (set n of an instance holds run n of every backed-up tenant). Pure functions, like
+the timeline: the same world and moment give the same answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from exporter.simulator import formats, timeline
+from exporter.simulator.platform_shapes import (
+    FullClusterBackupInfoDetail,
+    FullInstance,
+    FullObCluster,
+)
+from exporter.simulator.timeline import BackupRun
+from exporter.simulator.world import GIB, Cluster, Tenant
+from exporter.sources.cloud.models import BackupSet, BackupSetDetail
+
+OCP_ID_BASE = 1_000_001  # OCP numbers its own cluster ids from here; obClusterId is OceanBase's
+VOLUME_UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
+SYS_TENANT_SET = ("sys", "*")  # tenantId and tenantName of an instance-level set, as documented
+# Only BACKUP_NOW (a manual backup) is documented; the simulated backups run on a schedule.
+SCHEDULED_TRIGGER = "SCHEDULE"
+
+
+def _short_hash(*parts: object, size: int = 10) -> str:
+    return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()[:size]
+
+
+# ----------------------------------------------------------------------------- OCP
+
+
+def ocp_cluster_id(cluster: Cluster) -> int:
+    """OCP's own id of a cluster (the one in its URLs), not OceanBase's `obClusterId`."""
+    return OCP_ID_BASE + cluster.index
+
+
+def ocp_cluster(cluster: Cluster) -> FullObCluster:
+    """The cluster's item in `GET /api/v2/ob/clusters`."""
+    return FullObCluster(
+        id=ocp_cluster_id(cluster),
+        name=cluster.name,
+        obClusterId=cluster.cluster_id,
+        type="PRIMARY",
+        status=cluster.ocp_status,
+        obVersion=cluster.ob_version,
+        zones=["zone1"],
+        createTime=formats.java_date(cluster.started_at),
+    )
+
+
+def _last_success(tenant: Tenant, t: float) -> BackupRun | None:
+    if tenant.backup is None:
+        return None
+    finished = (
+        run
+        for run in reversed(timeline.backup_runs(tenant.backup, tenant.salt, t))
+        if t >= run.end and not run.failed
+    )
+    return next(finished, None)
+
+
+def _volume(size_bytes: float) -> tuple[float, str]:
+    """A size the way OCP shows it: the largest unit that keeps the number at least 1."""
+    value, unit = size_bytes, VOLUME_UNITS[0]
+    for bigger in VOLUME_UNITS[1:]:
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return round(value, 2), unit
+
+
+def ocp_overview(cluster: Cluster, t: float) -> FullClusterBackupInfoDetail:
+    """`GET /api/v2/ob/clusters/{id}/backup/overview` at `t`."""
+    tenants = timeline.live_tenants(cluster, t)
+    planned = [tenant for tenant in tenants if tenant.backup is not None]
+    successes = [run for run in (_last_success(x, t) for x in planned) if run is not None]
+    archives = [state for state in (timeline.archive_state(x, t) for x in tenants) if state]
+    latest = [
+        run
+        for run in (timeline.latest_run(x.backup, x.salt, t) for x in planned if x.backup)
+        if run
+    ]
+    failing = any(run.failed and t >= run.end for run in latest)
+    backed_up = sum(
+        run.input_total * run.ratio
+        for tenant in planned
+        if tenant.backup
+        for run in timeline.backup_runs(tenant.backup, tenant.salt, t)
+        if t >= run.end and not run.failed
+    )
+    size, unit = _volume(backed_up) if planned else (None, None)
+    # The cluster's archive is as far as its slowest tenant.
+    checkpoint = min((state.checkpoint for state in archives), default=None)
+    schedule = "NONE" if not planned else "ABNORMAL" if failing else "NORMAL"
+    return FullClusterBackupInfoDetail(
+        clusterId=ocp_cluster_id(cluster),
+        obClusterId=cluster.cluster_id,
+        clusterName=cluster.name,
+        obClusterType="PRIMARY",
+        obClusterStatus=cluster.ocp_status,
+        obVersion=cluster.ob_version,
+        obClusterBackupStatus="HAS_BACKUP_STRATEGY" if planned else "NO_BACKUP_STRATEGY",
+        backupDimension="CLUSTER",
+        backupScheduleStatus=schedule,
+        lastDataBackupTime=(
+            formats.java_date(max(run.end for run in successes)) if successes else None
+        ),
+        latestLogBackupCheckpoint=formats.java_date(checkpoint) if checkpoint else None,
+        logBackupDelaySeconds=int(t - checkpoint) if checkpoint else None,
+        backupSize=size,
+        obStorageVolumeUnit=unit,
+    )
+
+
+# ----------------------------------------------------------------------------- Cloud
+
+
+def instance_id(cluster: Cluster) -> str:
+    """The Cloud instance id of a cluster (`ob` and ten characters, as Cloud shows them)."""
+    return f"ob{_short_hash('instance', cluster.index)}"
+
+
+def cloud_tenant_id(cluster: Cluster, tenant: Tenant) -> str:
+    """Cloud's own tenant id (`t` and ten characters), not OceanBase's numeric one."""
+    return f"t{_short_hash('tenant', cluster.index, tenant.tenant_id)}"
+
+
+def cloud_instance(cluster: Cluster) -> FullInstance:
+    """The cluster's item in `GET /api/v2/instances`."""
+    return FullInstance(
+        instanceId=instance_id(cluster),
+        instanceName=cluster.name,
+        version=cluster.ob_version,
+        instanceRole="PRIMARY",
+        status="ONLINE",
+        createTime=formats.cloud_time(cluster.started_at),
+        obRpmVersion=f"{cluster.ob_version}-100000012024",
+        availableZones=["ap-southeast-1a"],
+    )
+
+
+@dataclass(frozen=True)
+class _Part:
+    tenant: Tenant
+    run: BackupRun
+
+
+def _status(run: BackupRun, t: float) -> str:
+    if t < run.end:
+        return "DOING"
+    return "FAILED" if run.failed else "DONE"
+
+
+def _set(
+    set_id: str,
+    number: int,
+    status: str,
+    start: float,
+    end: float | None,
+    checkpoint: float | None,
+    size_bytes: float,
+) -> dict[str, object]:
+    return {
+        "backupSetId": set_id,
+        "backupMode": "PHYSICAL_BACKUP",
+        "checkpoint": formats.cloud_time(checkpoint) if checkpoint else None,
+        "dataBackupMode": "FULL_BACKUP" if number % 4 == 1 else "INCREMENTAL_BACKUP",
+        "dataBackupSize": round(size_bytes / GIB, 2),
+        "dataVersion": 1,
+        "downloadEnabled": False,
+        "downloadTaskId": -1,
+        "startTime": formats.cloud_time(start),
+        "endTime": formats.cloud_time(end) if end else None,
+        "status": status,
+        "triggerMode": SCHEDULED_TRIGGER,
+        "validity": "VALID" if status == "DONE" else "INVALID",
+    }
+
+
+def cloud_backup_sets(cluster: Cluster, t: float) -> list[BackupSetDetail]:
+    """Every backup set of the instance started by `t`, newest first, with its tenants."""
+    runs: dict[int, list[_Part]] = {}
+    for tenant in timeline.live_tenants(cluster, t):
+        if tenant.backup is None:
+            continue
+        for run in timeline.backup_runs(tenant.backup, tenant.salt, t):
+            runs.setdefault(run.number, []).append(_Part(tenant, run))
+    sets = []
+    for number in sorted(runs, reverse=True):
+        parts = runs[number]
+        set_id = f"bak-{instance_id(cluster)[2:]}{number:04d}"
+        statuses = {_status(part.run, t) for part in parts}
+        status = "DOING" if "DOING" in statuses else "FAILED" if "FAILED" in statuses else "DONE"
+        done = status == "DONE"
+        tenant_sets = [
+            BackupSet.model_validate(
+                _set(
+                    f"{set_id}-{part.tenant.tenant_id}",
+                    number,
+                    _status(part.run, t),
+                    part.run.start,
+                    part.run.end if t >= part.run.end else None,
+                    part.run.end if _status(part.run, t) == "DONE" else None,
+                    part.run.input_total * part.run.ratio,
+                )
+                | {
+                    "backupObjectType": "TENANT",
+                    "tenantId": cloud_tenant_id(cluster, part.tenant),
+                    "tenantName": part.tenant.name,
+                }
+            )
+            for part in parts
+        ]
+        top = _set(
+            set_id,
+            number,
+            status,
+            min(part.run.start for part in parts),
+            max(part.run.end for part in parts) if status != "DOING" else None,
+            min(part.run.end for part in parts) if done else None,
+            sum(part.run.input_total * part.run.ratio for part in parts),
+        )
+        tenant_id, tenant_name = SYS_TENANT_SET
+        sets.append(
+            BackupSetDetail.model_validate(
+                top
+                | {
+                    "backupObjectType": "CLUSTER",
+                    "tenantId": tenant_id,
+                    "tenantName": tenant_name,
+                    "tenantBackupSetList": tenant_sets,
+                }
+            )
+        )
+    return sets

@@ -1,0 +1,81 @@
+"""OceanBase Cloud's JSON shapes (multi-cloud OpenAPI v2), as pydantic models.
+
+The one definition of each shape: the exporter parses with them, the simulator serialises its
+state with them. Field names are the API's (camelCase); fields it may leave out are optional.
+Times stay strings (UTC `...Z` in every example, but an offset-less one is read in the
+target's zone, so parsing belongs to the source).
+"""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class UpstreamModel(BaseModel):
+    """Base of every Cloud shape: the API adds fields over time, so ignore extras."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Envelope(UpstreamModel, Generic[T]):
+    """`{success, data, requestId}`; failures carry `errorCode` and `errorMessage` instead."""
+
+    success: bool | None = None
+    data: T | None = None
+    requestId: str | None = None
+    errorCode: str | None = None
+    errorMessage: str | None = None
+
+
+class PagingData(UpstreamModel, Generic[T]):
+    """`data` of a paged list: one page of `dataList`, and `total` over every page."""
+
+    dataList: list[T] = Field(default_factory=list)
+    total: int = 0
+    hasMore: bool | None = None
+
+
+class Instance(UpstreamModel):
+    """An item of `GET /api/v2/instances` (DescribeInstances)."""
+
+    instanceId: str
+    instanceName: str = ""
+    version: str = ""
+    instanceRole: str = ""
+    status: str = ""
+
+
+class BackupSet(UpstreamModel):
+    """A data backup set: an item of the set list, a tenant's part, or the detail's top level.
+
+    `dataBackupSize` is documented as GB on one page and GiB on another; the exporter reads
+    GiB. The detail route takes a backup task id, which the documents show equal to the
+    `backupSetId` of the instance-level set (`bak-...`).
+    """
+
+    backupSetId: str = ""
+    backupMode: str = ""
+    backupObjectType: str = ""
+    checkpoint: str | None = None
+    dataBackupMode: str = ""
+    dataBackupSize: float | None = None
+    dataVersion: int | None = None
+    downloadEnabled: bool | None = None
+    downloadTaskId: int | None = None
+    startTime: str | None = None
+    endTime: str | None = None
+    status: str = ""
+    tenantId: str | None = None
+    tenantName: str | None = None
+    triggerMode: str = ""
+    validity: str = ""
+
+
+class BackupSetDetail(BackupSet):
+    """`GET /api/v2/instances/{id}/backup/data/sets/{backupTaskId}`: a set and its tenants."""
+
+    tenantBackupSetList: list[BackupSet] = Field(default_factory=list)

@@ -1,0 +1,200 @@
+"""Poll the instances of an OceanBase Cloud account and build their source-neutral snapshot.
+
+Per poll: the paged instance list; per wanted instance, the data backup sets of a recent
+window (paged) and the detail of the latest one, whose `tenantBackupSetList` gives one set per
+tenant. The newest DONE set gives the last success (its end) and the recovery point (its
+checkpoint: an approximation, as Cloud publishes no log backup state to check it against).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
+from typing import TypeVar
+from urllib.parse import quote
+
+from pydantic import BaseModel
+
+from exporter.config import CloudTarget
+from exporter.snapshot import BackupSet, Cluster, ClusterIdentity, TargetData, TenantBackupSet
+from exporter.sources.base import PollResult
+from exporter.sources.cloud import models as m
+from exporter.sources.cloud.client import CloudClient
+from exporter.sources.errors import PollError
+from exporter.sources.http import UpstreamHTTP
+from exporter.sources.values import parse_time
+from exporter.states import backup_set_state
+
+log = logging.getLogger(__name__)
+
+INSTANCES = "/api/v2/instances"
+BACKUP_SETS = "/api/v2/instances/:id/backup/data/sets"
+BACKUP_SET = "/api/v2/instances/:id/backup/data/sets/:backupTaskId"
+PAGE_SIZE = 100
+MAX_PAGES = 20
+# Long enough to hold a DONE set under a monthly schedule that missed a run or two; a set
+# older than this is past most retention settings anyway.
+SET_WINDOW_SECONDS = 35 * 86400.0
+# No set starts in the future: the window reaches a day ahead only to absorb clock skew
+# between us and Cloud.
+CLOCK_SLACK_SECONDS = 86400.0
+GIB = 2**30
+PATH_CHARACTERS = "!$&'()*+,;=:@"  # RFC 3986 `pchar`s that quote() would encode
+Item = TypeVar("Item", bound=BaseModel)
+
+
+class CloudSource:
+    """The OceanBase Cloud source of one target; it keeps nothing between polls."""
+
+    def __init__(self, target: CloudTarget, http: UpstreamHTTP) -> None:
+        self._target = target
+        self._client = CloudClient(http, target.url, target.project_id)
+        self._zone: tzinfo = target.timezone or UTC
+
+    def endpoint_support(self) -> Mapping[str, bool]:
+        """The routes are part of the one OpenAPI version: nothing to learn."""
+        return {}
+
+    async def poll(self) -> PollResult:
+        """Poll everything once; failures become PollErrors in the result, never exceptions."""
+        errors: list[PollError] = []
+        try:
+            data = await self._poll(errors)
+        except PollError as exc:
+            errors.append(exc)
+            data = None
+        return PollResult(data=data, errors=tuple(errors))
+
+    async def _poll(self, errors: list[PollError]) -> TargetData:
+        now = time.time()
+        instances = await self._instances()
+        wanted = []
+        for instance in instances:
+            if not instance.instanceName:
+                message = f"instance {instance.instanceId} has no name; not exported"
+                errors.append(PollError("decode", INSTANCES, message))
+            elif self._target.instances.matches(instance.instanceName, instance.instanceId):
+                wanted.append(instance)
+        clusters = await asyncio.gather(*(self._instance(i, now, errors) for i in wanted))
+        return TargetData(clusters=tuple(clusters), polled_at=now)
+
+    async def _instances(self) -> list[m.Instance]:
+        found: dict[str, m.Instance] = {}
+        # An instance created while we page can shift another onto the next page: keep one.
+        for instance in await self._paged(INSTANCES, INSTANCES, m.Instance, {}):
+            found.setdefault(instance.instanceId, instance)
+        return list(found.values())
+
+    async def _paged(
+        self, route: str, path: str, model: type[Item], params: Mapping[str, str]
+    ) -> list[Item]:
+        items: list[Item] = []
+        for number in range(1, MAX_PAGES + 1):
+            query = {**params, "pageNumber": str(number), "pageSize": str(PAGE_SIZE)}
+            page: m.PagingData[Item] = await self._client.get(
+                route,
+                path,
+                m.PagingData[model],  # type: ignore[valid-type]
+                query,
+            )
+            items.extend(page.dataList)
+            if not page.dataList or len(items) >= page.total or page.hasMore is False:
+                break
+        else:
+            log.warning(
+                "target=%s: more than %d pages of %s; stopped", self._target.name, MAX_PAGES, route
+            )
+        return items
+
+    async def _instance(self, instance: m.Instance, now: float, errors: list[PollError]) -> Cluster:
+        identity = ClusterIdentity(
+            name=instance.instanceName,
+            id=instance.instanceId,
+            version=instance.version,
+            cluster_type=instance.instanceRole,
+        )
+        path = f"{INSTANCES}/{_segment(instance.instanceId)}/backup/data/sets"
+        window = {
+            "startTime": _utc(now - SET_WINDOW_SECONDS),
+            "endTime": _utc(now + CLOCK_SLACK_SECONDS),
+        }
+        try:
+            sets = await self._paged(BACKUP_SETS, path, m.BackupSet, window)
+        except PollError as exc:
+            if exc.reason == "auth":
+                raise
+            errors.append(exc)
+            return Cluster(identity=identity)
+        latest = max(sets, key=self._started, default=None)
+        done = [s for s in sets if backup_set_state(s.status) == "DONE"]
+        newest_done = max(done, key=self._ended, default=None)
+        detail: m.BackupSetDetail | None = None
+        if latest is not None and latest.backupSetId:
+            detail_path = f"{path}/{_segment(latest.backupSetId)}"
+            try:
+                detail = await self._client.get(BACKUP_SET, detail_path, m.BackupSetDetail)
+            except PollError as exc:
+                if exc.reason == "auth":
+                    raise
+                errors.append(exc)
+        top = detail or latest
+        return Cluster(
+            identity=identity,
+            last_success=self._time(newest_done.endTime) if newest_done else None,
+            recovery_point=self._time(newest_done.checkpoint) if newest_done else None,
+            backup_set=self._backup_set(top) if top else None,
+            tenant_backup_sets=self._tenant_sets(detail) if detail else (),
+        )
+
+    def _tenant_sets(self, detail: m.BackupSetDetail) -> tuple[TenantBackupSet, ...]:
+        parts: dict[str, TenantBackupSet] = {}
+        for tenant in detail.tenantBackupSetList:
+            name = tenant.tenantName or ""
+            if not name:
+                log.debug("skipping a tenant backup set without a tenant name")
+                continue
+            # One series per tenant: should a tenant appear twice, the first one stands.
+            parts.setdefault(
+                name, TenantBackupSet(name, tenant.tenantId or "", self._backup_set(tenant))
+            )
+        return tuple(parts.values())
+
+    def _backup_set(self, item: m.BackupSet) -> BackupSet:
+        size = item.dataBackupSize
+        return BackupSet(
+            status=backup_set_state(item.status),
+            raw_status=item.status,
+            backup_set_id=item.backupSetId,
+            backup_mode=item.backupMode,
+            data_backup_mode=item.dataBackupMode,
+            trigger_mode=item.triggerMode,
+            validity=item.validity,
+            size_bytes=size * GIB if size is not None and size >= 0 else None,
+            checkpoint=self._time(item.checkpoint),
+            start=self._time(item.startTime),
+            end=self._time(item.endTime),
+        )
+
+    def _time(self, text: str | None) -> float | None:
+        return parse_time(text, self._zone)
+
+    def _started(self, item: m.BackupSet) -> tuple[float, str]:
+        return self._time(item.startTime) or 0.0, item.backupSetId
+
+    def _ended(self, item: m.BackupSet) -> tuple[float, float, str]:
+        return self._time(item.endTime) or 0.0, self._time(item.startTime) or 0.0, item.backupSetId
+
+
+def _segment(upstream_id: str) -> str:
+    """An id from upstream as one path segment: `/`, `?`, `#` and the like encoded, so it
+    cannot change the route. RFC 3986 path characters stay literal: the HTTP layer would
+    decode them anyway, and the digest must cover the path as sent."""
+    return quote(upstream_id, safe=PATH_CHARACTERS)
+
+
+def _utc(moment: float) -> str:
+    """A time as the API takes it in queries: UTC, to the second, with `Z`."""
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

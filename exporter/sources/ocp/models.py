@@ -1,0 +1,90 @@
+"""OCP's JSON shapes (API v2), as pydantic models: the one definition of each upstream shape.
+
+The exporter parses responses with them and the simulator serialises its state with them.
+Field names are OCP's (camelCase). OCP's serializer leaves null fields out and writes a `Long`
+beyond 2^53 - 1 as a string, so every field is optional and integers accept numeric strings
+(pydantic's lax mode). Times stay strings: OCP mixes `+08:00`, `+0800` and no offset at all,
+and reading the last needs the target's zone.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class UpstreamModel(BaseModel):
+    """Base of every OCP shape: OCP adds fields between versions, so ignore extras."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class ApiError(UpstreamModel):
+    """The `error` object of a failure: `code` 30000 (not logged on), 30014 (forbidden), ..."""
+
+    code: int | None = None
+    message: str = ""
+    debugMessage: str | None = None
+
+
+class Envelope(UpstreamModel, Generic[T]):
+    """The envelope every OCP answer comes in; `timestamp` carries the server's offset."""
+
+    data: T | None = None
+    successful: bool | None = None
+    timestamp: str | None = None
+    duration: int | None = None
+    status: int | None = None
+    traceId: str | None = None
+    server: str | None = None
+    error: ApiError | None = None
+
+
+class PageInfo(UpstreamModel):
+    """The paging block of a list; `number` is 1-based. Older OCP spells `totalPage`."""
+
+    totalElements: int = 0
+    totalPages: int = Field(default=0, validation_alias=AliasChoices("totalPages", "totalPage"))
+    number: int = 0
+    size: int = 0
+
+
+class Paged(UpstreamModel, Generic[T]):
+    """`data` of a paginated list (`page` absent: the list is complete)."""
+
+    contents: list[T] = Field(default_factory=list)
+    page: PageInfo | None = None
+
+
+class ObCluster(UpstreamModel):
+    """An item of `GET /api/v2/ob/clusters`; `id` is OCP's own, `obClusterId` OceanBase's."""
+
+    id: int
+    name: str = ""
+    obClusterId: int | None = None
+    type: str = ""
+    status: str = ""
+    obVersion: str = ""
+
+
+class ClusterBackupInfoDetail(UpstreamModel):
+    """`GET /api/v2/ob/clusters/{id}/backup/overview` (`ClusterBackupInfoDetail`)."""
+
+    clusterId: int | None = None
+    obClusterId: int | None = None
+    clusterName: str = ""
+    obClusterType: str = ""
+    obClusterStatus: str = ""
+    obVersion: str = ""
+    obClusterBackupStatus: str = ""
+    backupDimension: str = ""
+    backupScheduleStatus: str = ""
+    lastDataBackupTime: str | None = None
+    latestLogBackupCheckpoint: str | None = None
+    # A Long upstream; read as a number so that a fractional value cannot fail the overview.
+    logBackupDelaySeconds: float | None = None
+    backupSize: float | None = None
+    obStorageVolumeUnit: str | None = None

@@ -1,0 +1,1222 @@
+"""Generate the Grafana dashboards in grafana/dashboards/ from the panel lists below.
+
+    python3 grafana/generate.py           # write the JSON
+    python3 grafana/generate.py --check   # exit 1 if the committed JSON is not what this writes
+
+The colour steps of the panels that show an alerting quantity are read from
+prometheus/recording.yml (the thresholds) and prometheus/alerts.yml (the severity of the alert
+that uses each one), so a threshold changed there changes the dashboards on the next run, and
+the tests fail until it has been run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARDS = ROOT / "grafana" / "dashboards"
+RECORDING = ROOT / "prometheus" / "recording.yml"
+ALERTS = ROOT / "prometheus" / "alerts.yml"
+
+OVERVIEW_UID = "oceanbase-backup-overview"
+TENANT_UID = "oceanbase-backup-tenant"
+TENANT_URL = f"/d/{TENANT_UID}/oceanbase-backup-tenant-detail"
+OVERVIEW_URL = f"/d/{OVERVIEW_UID}/oceanbase-backup-overview"
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+SCHEMA_VERSION = 39
+SEVERITY_COLOURS = {"critical": "red", "warning": "orange"}
+
+# The variables every query narrows by. A source's row also pins source="X": the metric names
+# are shared between sources, and a row shows only its own source's series.
+CLUSTER_SELECTOR = 'source=~"$source", ob_cluster_name=~"$ob_cluster_name"'
+TENANT_SELECTOR = CLUSTER_SELECTOR + ', tenant_name=~"$tenant_name"'
+
+BACKUP_TASK_COLOURS = {
+    "COMPLETED": "green",
+    "DOING": "blue",
+    "INIT": "blue",
+    "FAILED": "red",
+    "CANCELING": "orange",
+    "CANCELED": "orange",
+    "UNKNOWN": "purple",
+}
+LOG_BACKUP_COLOURS = {
+    "DOING": "green",
+    "PREPARE": "blue",
+    "BEGINNING": "blue",
+    "STOPPING": "orange",
+    "SUSPEND": "red",
+    "NOT_RUNNING": "red",
+    "UNKNOWN": "purple",
+}
+RESTORE_COLOURS = {"RESTORE_SUCCESS": "green", "RESTORE_FAIL": "red", "UNKNOWN": "purple"}
+BACKUP_SET_COLOURS = {
+    "DONE": "green",
+    "BEGINNING": "blue",
+    "DOING": "blue",
+    "FAILED": "red",
+    "OVERDUE": "orange",
+    "UNKNOWN": "purple",
+}
+SCHEDULE_COLOURS = {
+    "NORMAL": "green",
+    "WAITING": "blue",
+    "NONE": "orange",
+    "PAUSED": "orange",
+    "ABNORMAL": "red",
+    "UNKNOWN": "purple",
+}
+CLUSTER_COLOURS = {
+    "RUNNING": "green",
+    "CREATING": "blue",
+    "STARTING": "blue",
+    "OPERATING": "blue",
+    "UPGRADING": "blue",
+    "DELETING": "orange",
+    "UNAVAILABLE": "red",
+    "UNKNOWN": "purple",
+}
+
+
+# ----------------------------------------------------------------------------- thresholds
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """An alert threshold as the rules define it: value(s) in seconds and the alert's colour."""
+
+    values: dict[str, float]  # by `source` label; "" when the threshold has no source label
+    colour: str
+
+    @property
+    def value(self) -> float:
+        """The single value of a threshold that does not vary by source."""
+        return self.values[""]
+
+
+# Which alert each threshold belongs to: its severity colours the panels at that threshold.
+THRESHOLD_ALERTS = {
+    "backup_max_age_seconds": "OceanBaseBackupTooOld",
+    "backup_max_duration_seconds": "OceanBaseBackupRunningTooLong",
+    "log_backup_max_delay_seconds": "OceanBaseLogBackupDelayHigh",
+    "recovery_point_max_age_seconds": "OceanBaseRecoveryPointTooOld",
+    "exporter_data_max_age_seconds": "OceanBaseBackupExporterDataStale",
+}
+
+
+def load_thresholds() -> dict[str, Threshold]:
+    """`oceanbase:threshold:NAME` records -> NAME: values and the colour of its alert."""
+    values: dict[str, dict[str, float]] = {}
+    for group in yaml.safe_load(RECORDING.read_text())["groups"]:
+        for rule in group["rules"]:
+            name = rule.get("record", "")
+            if not name.startswith("oceanbase:threshold:"):
+                continue
+            number = re.fullmatch(r"vector\((\d+(?:\.\d+)?)\)", rule["expr"].strip())
+            if number is None:
+                raise ValueError(f"{name}: a threshold must be vector(NUMBER)")
+            source = rule.get("labels", {}).get("source", "")
+            by_source = values.setdefault(name.removeprefix("oceanbase:threshold:"), {})
+            by_source[source] = float(number.group(1))
+    severities = {
+        rule["alert"]: rule["labels"]["severity"]
+        for group in yaml.safe_load(ALERTS.read_text())["groups"]
+        for rule in group["rules"]
+    }
+    return {
+        name: Threshold(by_source, SEVERITY_COLOURS[severities[THRESHOLD_ALERTS[name]]])
+        for name, by_source in values.items()
+    }
+
+
+# ----------------------------------------------------------------------------- panels
+
+
+@dataclass
+class Query:
+    """One PromQL query of a panel."""
+
+    expr: str
+    legend: str = ""
+    instant: bool = False
+    table: bool = False
+
+
+@dataclass
+class Panel:
+    """A panel: what it shows, how, and in what unit; placed by the layout."""
+
+    kind: str
+    title: str
+    description: str
+    queries: list[Query]
+    unit: str
+    width: int = 8
+    height: int = 8
+    steps: list[tuple[float | None, str]] = field(default_factory=lambda: [(None, "green")])
+    min: float | None = None
+    max: float | None = None
+    mappings: list[dict[str, Any]] = field(default_factory=list)
+    overrides: list[dict[str, Any]] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    custom: dict[str, Any] = field(default_factory=dict)
+    transformations: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Row:
+    """A row of panels; `title` names the source it shows where it shows one."""
+
+    title: str
+    panels: list[Panel]
+
+
+def steps_for(threshold: Threshold, value: float | None = None) -> list[tuple[float | None, str]]:
+    """Green below the threshold, the alert's colour from it on."""
+    return [(None, "green"), (threshold.value if value is None else value, threshold.colour)]
+
+
+def value_colours(colours: dict[str, str]) -> list[dict[str, Any]]:
+    """Value mappings that colour state strings."""
+    return [
+        {
+            "type": "value",
+            "options": {
+                state: {"color": colour, "index": index}
+                for index, (state, colour) in enumerate(colours.items())
+            },
+        }
+    ]
+
+
+def state_table(
+    title: str,
+    description: str,
+    expr: str,
+    colours: dict[str, str],
+    links: list[dict[str, Any]] | None = None,
+) -> Panel:
+    """A table of the current state (the `status` label of the series at 1), coloured."""
+    overrides: list[dict[str, Any]] = [
+        {
+            "matcher": {"id": "byName", "options": "status"},
+            "properties": [
+                {"id": "mappings", "value": value_colours(colours)},
+                {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+            ],
+        }
+    ]
+    if links:
+        overrides.append(
+            {
+                "matcher": {"id": "byName", "options": "tenant_name"},
+                "properties": [{"id": "links", "value": links}],
+            }
+        )
+    return Panel(
+        kind="table",
+        title=title,
+        description=description,
+        queries=[Query(expr, instant=True, table=True)],
+        unit="none",
+        overrides=overrides,
+        transformations=[
+            {
+                "id": "organize",
+                "options": {"excludeByName": {"Time": True, "Value": True}},
+            }
+        ],
+        options={"showHeader": True, "cellHeight": "sm"},
+    )
+
+
+def state_timeline(title: str, description: str, expr: str, colours: dict[str, str]) -> Panel:
+    """The history of a state: one lane per status, filled while it was the current one."""
+    return Panel(
+        kind="state-timeline",
+        title=title,
+        description=description,
+        queries=[Query(expr, legend="{{status}}")],
+        unit="none",
+        width=12,
+        overrides=[
+            {
+                "matcher": {"id": "byName", "options": state},
+                "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": colour}}],
+            }
+            for state, colour in colours.items()
+        ],
+        mappings=[{"type": "value", "options": {"1": {"text": " ", "index": 0}}}],
+        options={"showValue": "never", "mergeValues": True, "rowHeight": 0.8},
+    )
+
+
+def bars(
+    title: str,
+    description: str,
+    expr: str,
+    unit: str,
+    legend: str,
+    steps: list[tuple[float | None, str]] | None = None,
+    width: int = 8,
+    min_: float | None = None,
+    max_: float | None = None,
+) -> Panel:
+    """The current value per series as horizontal bars."""
+    return Panel(
+        kind="bargauge",
+        title=title,
+        description=description,
+        queries=[Query(expr, legend=legend, instant=True)],
+        unit=unit,
+        width=width,
+        steps=steps or [(None, "green")],
+        min=min_,
+        max=max_,
+        options={
+            "orientation": "horizontal",
+            "displayMode": "basic",
+            "showUnfilled": True,
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        },
+    )
+
+
+def graph(
+    title: str,
+    description: str,
+    queries: list[Query],
+    unit: str,
+    steps: list[tuple[float | None, str]] | None = None,
+    width: int = 8,
+    min_: float | None = None,
+    max_: float | None = None,
+    overrides: list[dict[str, Any]] | None = None,
+) -> Panel:
+    """A time series; with steps, the threshold is drawn as a line in the alert's colour."""
+    custom: dict[str, Any] = {"lineWidth": 1, "fillOpacity": 10, "showPoints": "never"}
+    if steps is not None or overrides:
+        custom["thresholdsStyle"] = {"mode": "line"}
+    return Panel(
+        kind="timeseries",
+        title=title,
+        description=description,
+        queries=queries,
+        unit=unit,
+        width=width,
+        steps=steps or [(None, "green")],
+        min=min_,
+        max=max_,
+        custom=custom,
+        overrides=overrides or [],
+        options={"legend": {"displayMode": "list", "placement": "bottom"}},
+    )
+
+
+def stat(
+    title: str, description: str, queries: list[Query], unit: str, width: int = 8, **extra: Any
+) -> Panel:
+    """Big numbers, one per series."""
+    return Panel(
+        kind="stat",
+        title=title,
+        description=description,
+        queries=queries,
+        unit=unit,
+        width=width,
+        options={
+            "colorMode": "background",
+            "graphMode": "none",
+            "textMode": "value_and_name",
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        },
+        **extra,
+    )
+
+
+def tenant_link(title: str) -> dict[str, Any]:
+    """A data link from a table row to that tenant's detail dashboard."""
+    return {
+        "title": title,
+        "url": TENANT_URL
+        + "?${datasource:queryparam}&var-source=${__data.fields.source}"
+        + "&var-ob_cluster_name=${__data.fields.ob_cluster_name}"
+        + "&var-tenant_name=${__data.fields.tenant_name}&${__url_time_range}",
+    }
+
+
+# ----------------------------------------------------------------------------- dashboards
+
+
+def overview_rows(t: dict[str, Threshold]) -> list[Row]:
+    """The backup overview: a row per source, then restores and the exporter's health."""
+    obshell = f'source="obshell", {TENANT_SELECTOR}'
+    ocp = f'source="ocp", {CLUSTER_SELECTOR}'
+    cloud = f'source="cloud", {CLUSTER_SELECTOR}'
+    cloud_tenant = f'source="cloud", {TENANT_SELECTOR}'
+    data_age = t["exporter_data_max_age_seconds"]
+    return [
+        Row(
+            "obshell: data backup, log backup and recovery point per tenant",
+            [
+                state_table(
+                    "Latest data backup",
+                    "State of each tenant's latest data backup task. Click a tenant for its "
+                    "detail.",
+                    "max by (source, ob_cluster_name, tenant_name, status) "
+                    f"(oceanbase_backup_task_status{{{obshell}}} == 1)",
+                    BACKUP_TASK_COLOURS,
+                    links=[tenant_link("Tenant detail")],
+                ),
+                bars(
+                    "Time since the last successful data backup",
+                    "Turns the colour of OceanBaseBackupTooOld at its threshold.",
+                    f"time() - oceanbase_backup_last_success_timestamp_seconds{{{obshell}}}",
+                    "s",
+                    "{{ob_cluster_name}} / {{tenant_name}}",
+                    steps_for(t["backup_max_age_seconds"]),
+                ),
+                bars(
+                    "Running data backups: time running",
+                    "Turns the colour of OceanBaseBackupRunningTooLong at its threshold.",
+                    f"oceanbase:backup_task_running_seconds{{{obshell}}}",
+                    "s",
+                    "{{ob_cluster_name}} / {{tenant_name}}",
+                    steps_for(t["backup_max_duration_seconds"]),
+                ),
+                graph(
+                    "Data backup output rate",
+                    "Bytes per second the latest data backup task writes (its average so far).",
+                    [
+                        Query(
+                            f"oceanbase_backup_task_output_bytes_per_second{{{obshell}}}",
+                            "{{ob_cluster_name}} / {{tenant_name}}",
+                        )
+                    ],
+                    "Bps",
+                ),
+                bars(
+                    "Tablet progress",
+                    "Finished / total tablets of the latest data backup task.",
+                    f"oceanbase_backup_task_tablet_progress_ratio{{{obshell}}}",
+                    "percentunit",
+                    "{{ob_cluster_name}} / {{tenant_name}}",
+                    min_=0,
+                    max_=1,
+                ),
+                bars(
+                    "Macro-block progress",
+                    "Finished / total macro blocks of the latest data backup task.",
+                    f"oceanbase_backup_task_macro_block_progress_ratio{{{obshell}}}",
+                    "percentunit",
+                    "{{ob_cluster_name}} / {{tenant_name}}",
+                    min_=0,
+                    max_=1,
+                ),
+                graph(
+                    "Log backup delay",
+                    "Age of the log backup (archive) checkpoint. The line is "
+                    "OceanBaseLogBackupDelayHigh's threshold.",
+                    [
+                        Query(
+                            "time() - oceanbase_log_backup_checkpoint_timestamp_seconds"
+                            f"{{{obshell}}}",
+                            "{{ob_cluster_name}} / {{tenant_name}}",
+                        )
+                    ],
+                    "s",
+                    steps_for(t["log_backup_max_delay_seconds"]),
+                ),
+                state_table(
+                    "Log backup",
+                    "State of each tenant's log backup (archive) round.",
+                    "max by (source, ob_cluster_name, tenant_name, status) "
+                    f"(oceanbase_log_backup_status{{{obshell}}} == 1)",
+                    LOG_BACKUP_COLOURS,
+                    links=[tenant_link("Tenant detail")],
+                ),
+                graph(
+                    "Recovery point age",
+                    "The data a disaster now would lose: time since the latest point each tenant "
+                    "can provably be restored to. The line is the RPO of "
+                    "OceanBaseRecoveryPointTooOld.",
+                    [
+                        Query(
+                            "time() - oceanbase_backup_recovery_point_timestamp_seconds"
+                            f"{{{obshell}}}",
+                            "{{ob_cluster_name}} / {{tenant_name}}",
+                        )
+                    ],
+                    "s",
+                    steps_for(t["recovery_point_max_age_seconds"]),
+                ),
+                bars(
+                    "Latest data backup size",
+                    "Bytes the latest data backup task has written.",
+                    f"oceanbase_backup_task_output_bytes{{{obshell}}}",
+                    "bytes",
+                    "{{ob_cluster_name}} / {{tenant_name}}",
+                    width=24,
+                ),
+            ],
+        ),
+        Row(
+            "OCP: backup per cluster",
+            [
+                state_table(
+                    "Cluster status",
+                    "The cluster's state as OCP reports it.",
+                    "max by (source, ob_cluster_name, status) "
+                    f"(oceanbase_cluster_status{{{ocp}}} == 1)",
+                    CLUSTER_COLOURS,
+                ),
+                state_table(
+                    "Backup scheduling",
+                    "State of the cluster's backup schedule in OCP.",
+                    "max by (source, ob_cluster_name, status) "
+                    f"(oceanbase_backup_schedule_status{{{ocp}}} == 1)",
+                    SCHEDULE_COLOURS,
+                ),
+                stat(
+                    "Backup strategy",
+                    "Whether OCP has a backup strategy for the cluster.",
+                    [
+                        Query(
+                            f"oceanbase_backup_strategy_configured{{{ocp}}}",
+                            "{{ob_cluster_name}}",
+                            instant=True,
+                        )
+                    ],
+                    "none",
+                    mappings=[
+                        {
+                            "type": "value",
+                            "options": {
+                                "0": {"text": "none", "color": "red", "index": 0},
+                                "1": {"text": "configured", "color": "green", "index": 1},
+                            },
+                        }
+                    ],
+                ),
+                bars(
+                    "Time since the last successful data backup",
+                    "OCP's lastDataBackupTime per cluster. Turns the colour of "
+                    "OceanBaseBackupTooOld at its threshold.",
+                    f"time() - oceanbase_backup_last_success_timestamp_seconds{{{ocp}}}",
+                    "s",
+                    "{{ob_cluster_name}}",
+                    steps_for(t["backup_max_age_seconds"]),
+                ),
+                graph(
+                    "Log backup delay",
+                    "Age of the cluster's log backup checkpoint. The line is "
+                    "OceanBaseLogBackupDelayHigh's threshold.",
+                    [
+                        Query(
+                            f"time() - oceanbase_log_backup_checkpoint_timestamp_seconds{{{ocp}}}",
+                            "{{ob_cluster_name}}",
+                        )
+                    ],
+                    "s",
+                    steps_for(t["log_backup_max_delay_seconds"]),
+                ),
+                graph(
+                    "Recovery point age",
+                    "Approximation from OCP (the log backup checkpoint once a data backup "
+                    "exists). The line is the RPO of OceanBaseRecoveryPointTooOld.",
+                    [
+                        Query(
+                            f"time() - oceanbase_backup_recovery_point_timestamp_seconds{{{ocp}}}",
+                            "{{ob_cluster_name}}",
+                        )
+                    ],
+                    "s",
+                    steps_for(t["recovery_point_max_age_seconds"]),
+                ),
+                bars(
+                    "Backup size",
+                    "Size of the cluster's backups as OCP reports it.",
+                    f"oceanbase_backup_size_bytes{{{ocp}}}",
+                    "bytes",
+                    "{{ob_cluster_name}}",
+                    width=16,
+                ),
+            ],
+        ),
+        Row(
+            "OceanBase Cloud: latest backup set per instance and tenant",
+            [
+                state_table(
+                    "Latest backup set",
+                    "State of the latest data backup set of each instance and tenant.",
+                    "max by (source, ob_cluster_name, tenant_name, status) "
+                    f"(oceanbase_backup_set_status{{{cloud_tenant}}} == 1)",
+                    BACKUP_SET_COLOURS,
+                    links=[tenant_link("Tenant detail")],
+                ),
+                bars(
+                    "Time since the last successful backup",
+                    "The newest DONE backup set per instance. Turns the colour of "
+                    "OceanBaseBackupTooOld at its threshold.",
+                    f"time() - oceanbase_backup_last_success_timestamp_seconds{{{cloud}}}",
+                    "s",
+                    "{{ob_cluster_name}}",
+                    steps_for(t["backup_max_age_seconds"]),
+                ),
+                graph(
+                    "Recovery point age",
+                    "Age of the newest DONE backup set's checkpoint: a lower bound, since the "
+                    "Cloud API shows no log backup, so OceanBaseRecoveryPointTooOld leaves "
+                    "Cloud out.",
+                    [
+                        Query(
+                            "time() - oceanbase_backup_recovery_point_timestamp_seconds"
+                            f"{{{cloud}}}",
+                            "{{ob_cluster_name}}",
+                        )
+                    ],
+                    "s",
+                ),
+                bars(
+                    "Latest backup set size",
+                    "dataBackupSize of the latest set, read as GiB.",
+                    f"oceanbase_backup_set_size_bytes{{{cloud_tenant}}}",
+                    "bytes",
+                    "{{ob_cluster_name}} {{tenant_name}}",
+                    width=12,
+                ),
+                bars(
+                    "Latest backup set duration",
+                    "End minus start of the latest finished set.",
+                    f"oceanbase_backup_set_end_timestamp_seconds{{{cloud_tenant}}} "
+                    f"- oceanbase_backup_set_start_timestamp_seconds{{{cloud_tenant}}}",
+                    "s",
+                    "{{ob_cluster_name}} {{tenant_name}}",
+                    width=12,
+                ),
+            ],
+        ),
+        Row(
+            "Restores",
+            [
+                state_table(
+                    "Restore phase",
+                    "Phase of the newest restore into each tenant (finished ones stay for "
+                    "restore_history).",
+                    "max by (source, ob_cluster_name, tenant_name, status) "
+                    f"(oceanbase_restore_status{{{TENANT_SELECTOR}}} == 1)",
+                    RESTORE_COLOURS,
+                    links=[tenant_link("Tenant detail")],
+                ),
+                graph(
+                    "Restore progress",
+                    "Data restore and log recovery progress as OceanBase reports them.",
+                    [
+                        Query(
+                            f"oceanbase_restore_progress_ratio{{{TENANT_SELECTOR}}}",
+                            "{{ob_cluster_name}} / {{tenant_name}} data",
+                        ),
+                        Query(
+                            f"oceanbase_restore_recover_progress_ratio{{{TENANT_SELECTOR}}}",
+                            "{{ob_cluster_name}} / {{tenant_name}} log",
+                        ),
+                    ],
+                    "percentunit",
+                    min_=0,
+                    max_=1,
+                ),
+                graph(
+                    "Restored bytes",
+                    "Bytes restored so far, and the total to restore.",
+                    [
+                        Query(
+                            f"oceanbase_restore_finished_bytes{{{TENANT_SELECTOR}}}",
+                            "{{ob_cluster_name}} / {{tenant_name}} restored",
+                        ),
+                        Query(
+                            f"oceanbase_restore_bytes{{{TENANT_SELECTOR}}}",
+                            "{{ob_cluster_name}} / {{tenant_name}} total",
+                        ),
+                    ],
+                    "bytes",
+                ),
+            ],
+        ),
+        Row(
+            "Exporter health",
+            [
+                stat(
+                    "Targets up",
+                    "Whether the last poll of each target reached its API and authenticated.",
+                    [
+                        Query(
+                            'oceanbase_backup_exporter_target_up{source=~"$source"}',
+                            "{{target}}",
+                            instant=True,
+                        )
+                    ],
+                    "none",
+                    mappings=[
+                        {
+                            "type": "value",
+                            "options": {
+                                "0": {"text": "down", "color": "red", "index": 0},
+                                "1": {"text": "up", "color": "green", "index": 1},
+                            },
+                        }
+                    ],
+                ),
+                graph(
+                    "Poll duration",
+                    "Length of each target's last poll.",
+                    [
+                        Query(
+                            'oceanbase_backup_exporter_last_poll_duration_seconds{source=~"$source"}',
+                            "{{target}}",
+                        )
+                    ],
+                    "s",
+                ),
+                graph(
+                    "Upstream errors by reason",
+                    "Failed upstream requests per second, by target and reason.",
+                    [
+                        Query(
+                            "sum by (target, reason) "
+                            '(oceanbase:backup_exporter_poll_errors:rate5m{source=~"$source"})',
+                            "{{target}} {{reason}}",
+                        )
+                    ],
+                    "reqps",
+                ),
+                graph(
+                    "Data age",
+                    "Time since each target's last complete poll. The lines are the "
+                    "per-source thresholds of OceanBaseBackupExporterDataStale.",
+                    [
+                        Query(
+                            "time() - oceanbase_backup_exporter_last_poll_success_timestamp_seconds"
+                            f'{{source="{source}", source=~"$source"}}',
+                            "{{target}}",
+                        )
+                        for source in ("obshell", "ocp", "cloud")
+                    ],
+                    "s",
+                    overrides=[
+                        {
+                            "matcher": {"id": "byFrameRefID", "options": ref},
+                            "properties": [
+                                {
+                                    "id": "thresholds",
+                                    "value": thresholds_json(
+                                        steps_for(data_age, data_age.values[source])
+                                    ),
+                                }
+                            ],
+                        }
+                        for ref, source in zip("ABC", ("obshell", "ocp", "cloud"), strict=True)
+                    ],
+                ),
+                graph(
+                    "Upstream requests",
+                    "Requests per second to each target's API.",
+                    [
+                        Query(
+                            'oceanbase:backup_exporter_requests:rate5m{source=~"$source"}',
+                            "{{target}}",
+                        )
+                    ],
+                    "reqps",
+                ),
+                graph(
+                    "Upstream latency (p99)",
+                    "99th percentile latency of each target's API, by route.",
+                    [
+                        Query(
+                            "oceanbase:backup_exporter_request_duration_seconds:p99_5m"
+                            '{source=~"$source"}',
+                            "{{target}} {{endpoint}}",
+                        )
+                    ],
+                    "s",
+                ),
+            ],
+        ),
+    ]
+
+
+def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
+    """One tenant's history."""
+    obshell = f'source="obshell", {TENANT_SELECTOR}'
+    cloud = f'source="cloud", {TENANT_SELECTOR}'
+    return [
+        Row(
+            "obshell: data backup",
+            [
+                state_timeline(
+                    "Data backup state",
+                    "State of the latest data backup task over time.",
+                    f"max by (status) (oceanbase_backup_task_status{{{obshell}}} == 1)",
+                    BACKUP_TASK_COLOURS,
+                ),
+                graph(
+                    "Time since the last successful data backup",
+                    "The line is OceanBaseBackupTooOld's threshold.",
+                    [
+                        Query(
+                            "time() - oceanbase_backup_last_success_timestamp_seconds"
+                            f"{{{obshell}}}",
+                            "since last success",
+                        )
+                    ],
+                    "s",
+                    steps_for(t["backup_max_age_seconds"]),
+                    width=12,
+                ),
+                stat(
+                    "Last success and failure",
+                    "When the latest successful and the latest failed data backup ended.",
+                    [
+                        Query(
+                            f"oceanbase_backup_last_success_timestamp_seconds{{{obshell}}} * 1000",
+                            "last success",
+                            instant=True,
+                        ),
+                        Query(
+                            f"oceanbase_backup_last_failure_timestamp_seconds{{{obshell}}} * 1000",
+                            "last failure",
+                            instant=True,
+                        ),
+                    ],
+                    "dateTimeFromNow",
+                    width=6,
+                    steps=[(None, "blue")],
+                ),
+                stat(
+                    "Latest task result",
+                    "0 for success, else the OceanBase error code of the latest task.",
+                    [
+                        Query(
+                            f"oceanbase_backup_task_result_code{{{obshell}}}",
+                            "result",
+                            instant=True,
+                        )
+                    ],
+                    "none",
+                    width=6,
+                    mappings=[
+                        {"type": "value", "options": {"0": {"text": "OK", "color": "green"}}},
+                        {
+                            "type": "range",
+                            "options": {"from": -1e12, "to": -1, "result": {"color": "red"}},
+                        },
+                    ],
+                ),
+                Panel(
+                    kind="table",
+                    title="Latest task",
+                    description="Identity of the latest data backup task; raw_status is the "
+                    "phase, comment the error text.",
+                    queries=[
+                        Query(f"oceanbase_backup_task_info{{{obshell}}}", instant=True, table=True)
+                    ],
+                    unit="none",
+                    width=12,
+                    transformations=[
+                        {
+                            "id": "organize",
+                            "options": {
+                                "excludeByName": {
+                                    "Time": True,
+                                    "Value": True,
+                                    "__name__": True,
+                                    "job": True,
+                                    "instance": True,
+                                }
+                            },
+                        }
+                    ],
+                    options={"showHeader": True, "cellHeight": "sm"},
+                ),
+                graph(
+                    "Progress",
+                    "Finished / total tablets and macro blocks of the latest task.",
+                    [
+                        Query(
+                            f"oceanbase_backup_task_tablet_progress_ratio{{{obshell}}}", "tablets"
+                        ),
+                        Query(
+                            f"oceanbase_backup_task_macro_block_progress_ratio{{{obshell}}}",
+                            "macro blocks",
+                        ),
+                    ],
+                    "percentunit",
+                    min_=0,
+                    max_=1,
+                ),
+                graph(
+                    "Output rate",
+                    "Bytes per second the latest task writes (its average so far).",
+                    [
+                        Query(
+                            f"oceanbase_backup_task_output_bytes_per_second{{{obshell}}}",
+                            "output rate",
+                        )
+                    ],
+                    "Bps",
+                ),
+                graph(
+                    "Bytes read and written",
+                    "Input and output bytes of the latest task.",
+                    [
+                        Query(f"oceanbase_backup_task_input_bytes{{{obshell}}}", "read"),
+                        Query(f"oceanbase_backup_task_output_bytes{{{obshell}}}", "written"),
+                    ],
+                    "bytes",
+                ),
+            ],
+        ),
+        Row(
+            "obshell: log backup and recovery point",
+            [
+                graph(
+                    "Log backup delay",
+                    "Age of the archive checkpoint, and the delay obshell reported at poll time. "
+                    "The line is OceanBaseLogBackupDelayHigh's threshold.",
+                    [
+                        Query(
+                            "time() - oceanbase_log_backup_checkpoint_timestamp_seconds"
+                            f"{{{obshell}}}",
+                            "checkpoint age",
+                        ),
+                        Query(f"oceanbase_log_backup_delay_seconds{{{obshell}}}", "reported delay"),
+                    ],
+                    "s",
+                    steps_for(t["log_backup_max_delay_seconds"]),
+                    width=12,
+                ),
+                state_timeline(
+                    "Log backup state",
+                    "State of the log backup (archive) round over time.",
+                    f"max by (status) (oceanbase_log_backup_status{{{obshell}}} == 1)",
+                    LOG_BACKUP_COLOURS,
+                ),
+                graph(
+                    "Recovery point age",
+                    "The data a disaster now would lose. The line is the RPO of "
+                    "OceanBaseRecoveryPointTooOld.",
+                    [
+                        Query(
+                            "time() - oceanbase_backup_recovery_point_timestamp_seconds"
+                            f"{{{obshell}}}",
+                            "recovery point age",
+                        )
+                    ],
+                    "s",
+                    steps_for(t["recovery_point_max_age_seconds"]),
+                    width=24,
+                ),
+            ],
+        ),
+        Row(
+            "Restore into this tenant",
+            [
+                state_timeline(
+                    "Restore phase",
+                    "Phase of the newest restore into this tenant over time.",
+                    f"max by (status) (oceanbase_restore_status{{{TENANT_SELECTOR}}} == 1)",
+                    RESTORE_COLOURS,
+                ),
+                graph(
+                    "Restore progress",
+                    "Data restore and log recovery progress.",
+                    [
+                        Query(f"oceanbase_restore_progress_ratio{{{TENANT_SELECTOR}}}", "data"),
+                        Query(
+                            f"oceanbase_restore_recover_progress_ratio{{{TENANT_SELECTOR}}}", "log"
+                        ),
+                    ],
+                    "percentunit",
+                    min_=0,
+                    max_=1,
+                    width=6,
+                ),
+                graph(
+                    "Restored bytes",
+                    "Bytes restored so far, and the total to restore.",
+                    [
+                        Query(f"oceanbase_restore_finished_bytes{{{TENANT_SELECTOR}}}", "restored"),
+                        Query(f"oceanbase_restore_bytes{{{TENANT_SELECTOR}}}", "total"),
+                    ],
+                    "bytes",
+                    width=6,
+                ),
+            ],
+        ),
+        Row(
+            "OceanBase Cloud: backup sets of this tenant",
+            [
+                state_timeline(
+                    "Backup set state",
+                    "State of the tenant's latest backup set over time.",
+                    f"max by (status) (oceanbase_backup_set_status{{{cloud}}} == 1)",
+                    BACKUP_SET_COLOURS,
+                ),
+                graph(
+                    "Backup set size",
+                    "dataBackupSize of the latest set, read as GiB.",
+                    [Query(f"oceanbase_backup_set_size_bytes{{{cloud}}}", "size")],
+                    "bytes",
+                    width=12,
+                ),
+            ],
+        ),
+    ]
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+def thresholds_json(steps: list[tuple[float | None, str]]) -> dict[str, Any]:
+    """Grafana's absolute thresholds."""
+    return {"mode": "absolute", "steps": [{"color": c, "value": v} for v, c in steps]}
+
+
+def panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
+    """One panel as Grafana stores it."""
+    defaults: dict[str, Any] = {
+        "unit": panel.unit,
+        "color": {"mode": "thresholds"},
+        "thresholds": thresholds_json(panel.steps),
+        "mappings": panel.mappings,
+    }
+    if panel.min is not None:
+        defaults["min"] = panel.min
+    if panel.max is not None:
+        defaults["max"] = panel.max
+    if panel.custom:
+        defaults["custom"] = panel.custom
+    if panel.kind == "timeseries":
+        defaults["color"] = {"mode": "palette-classic"}
+    targets = []
+    for index, query in enumerate(panel.queries):
+        target: dict[str, Any] = {
+            "datasource": DATASOURCE,
+            "refId": "ABCDEFGH"[index],
+            "expr": query.expr,
+            "legendFormat": query.legend or "__auto",
+            "range": not query.instant,
+            "instant": query.instant,
+        }
+        if query.table:
+            target["format"] = "table"
+        targets.append(target)
+    body: dict[str, Any] = {
+        "id": panel_id,
+        "type": panel.kind,
+        "title": panel.title,
+        "description": panel.description,
+        "datasource": DATASOURCE,
+        "gridPos": {"x": x, "y": y, "w": panel.width, "h": panel.height},
+        "fieldConfig": {"defaults": defaults, "overrides": panel.overrides},
+        "options": panel.options,
+        "targets": targets,
+    }
+    if panel.transformations:
+        body["transformations"] = panel.transformations
+    return body
+
+
+def layout(rows: list[Row]) -> list[dict[str, Any]]:
+    """Rows and their panels left to right, top to bottom, on Grafana's 24-column grid."""
+    out: list[dict[str, Any]] = []
+    next_id = 1
+    y = 0
+    for row in rows:
+        out.append(
+            {
+                "id": next_id,
+                "type": "row",
+                "title": row.title,
+                "collapsed": False,
+                "gridPos": {"x": 0, "y": y, "w": 24, "h": 1},
+                "panels": [],
+            }
+        )
+        next_id += 1
+        y += 1
+        x = 0
+        line_height = 0
+        for panel in row.panels:
+            if x + panel.width > 24:
+                y += line_height
+                x, line_height = 0, 0
+            out.append(panel_json(panel, next_id, x, y))
+            next_id += 1
+            x += panel.width
+            line_height = max(line_height, panel.height)
+        y += line_height
+    return out
+
+
+def variable(name: str, label: str, query: str, multi: bool) -> dict[str, Any]:
+    """A query variable over label values, refreshed when the time range changes."""
+    return {
+        "type": "query",
+        "name": name,
+        "label": label,
+        "datasource": DATASOURCE,
+        "definition": query,
+        "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+        "refresh": 2,
+        "sort": 1,
+        "multi": multi,
+        "includeAll": multi,
+        # `.*` also matches series without the label (cluster-level series of OCP and Cloud).
+        "allValue": ".*" if multi else None,
+        "current": {},
+        "options": [],
+        "hide": 0,
+    }
+
+
+def templating(multi_tenant: bool) -> dict[str, Any]:
+    """datasource, then source -> ob_cluster_name -> tenant_name, each narrowed by those before."""
+    tenant_series = (
+        '{__name__=~"oceanbase_tenant_info|oceanbase_backup_set_status|oceanbase_restore_status",'
+        f" {CLUSTER_SELECTOR}}}"
+    )
+    return {
+        "list": [
+            {
+                "type": "datasource",
+                "name": "datasource",
+                "label": "Data source",
+                "query": "prometheus",
+                "current": {},
+                "options": [],
+                "refresh": 1,
+                "regex": "",
+                "hide": 0,
+            },
+            variable(
+                "source",
+                "Source",
+                "label_values(oceanbase_backup_exporter_target_up, source)",
+                multi=True,
+            ),
+            variable(
+                "ob_cluster_name",
+                "Cluster",
+                'label_values(oceanbase_cluster_info{source=~"$source"}, ob_cluster_name)',
+                multi=True,
+            ),
+            variable(
+                "tenant_name",
+                "Tenant",
+                f"label_values({tenant_series}, tenant_name)",
+                multi=multi_tenant,
+            ),
+        ]
+    }
+
+
+def dashboard(
+    uid: str,
+    title: str,
+    description: str,
+    rows: list[Row],
+    multi_tenant: bool,
+    link: dict[str, Any],
+) -> dict[str, Any]:
+    """A whole dashboard."""
+    return {
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": ["oceanbase", "backup"],
+        "editable": True,
+        "graphTooltip": 1,
+        "refresh": "1m",
+        "schemaVersion": SCHEMA_VERSION,
+        "time": {"from": "now-24h", "to": "now"},
+        "timepicker": {},
+        "timezone": "",
+        "version": 1,
+        "links": [link],
+        "annotations": {"list": []},
+        "templating": templating(multi_tenant),
+        "panels": layout(rows),
+    }
+
+
+def render() -> dict[str, str]:
+    """File name -> JSON text of every dashboard."""
+    thresholds = load_thresholds()
+    overview = dashboard(
+        OVERVIEW_UID,
+        "OceanBase backup overview",
+        "Data backup, log backup, recovery point and restore of every cluster and tenant, by "
+        "source, and the health of oceanbase-backup-exporter.",
+        overview_rows(thresholds),
+        multi_tenant=True,
+        link={
+            "title": "Tenant detail",
+            "type": "link",
+            "url": TENANT_URL,
+            "icon": "dashboard",
+            "includeVars": True,
+            "keepTime": True,
+            "tooltip": "One tenant's history (pick the tenant there, or click one in a table)",
+        },
+    )
+    tenant = dashboard(
+        TENANT_UID,
+        "OceanBase backup tenant detail",
+        "One tenant's data backup, log backup, recovery point and restore history.",
+        tenant_rows(thresholds),
+        multi_tenant=False,
+        link={
+            "title": "Backup overview",
+            "type": "link",
+            "url": OVERVIEW_URL,
+            "icon": "dashboard",
+            "includeVars": True,
+            "keepTime": True,
+            "tooltip": "Every cluster and tenant",
+        },
+    )
+    return {
+        "oceanbase-backup-overview.json": json.dumps(overview, indent=2) + "\n",
+        "oceanbase-backup-tenant.json": json.dumps(tenant, indent=2) + "\n",
+    }
+
+
+def main() -> int:
+    """Write the dashboards, or with --check report whether the committed ones are current."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare instead of writing")
+    args = parser.parse_args()
+    stale = []
+    for name, text in render().items():
+        path = DASHBOARDS / name
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            path.write_text(text)
+    for name in stale:
+        print(f"{name} is not what grafana/generate.py writes: run it", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

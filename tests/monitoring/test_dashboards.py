@@ -1,0 +1,210 @@
+"""The Grafana dashboards: generated as committed, loadable by Grafana, consistent with the rules."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from tests.monitoring import artifacts
+from tests.monitoring.artifacts import SOURCES
+
+EXPECTED_UIDS = {
+    "oceanbase-backup-overview.json": "oceanbase-backup-overview",
+    "oceanbase-backup-tenant.json": "oceanbase-backup-tenant",
+}
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+PANEL_TYPES = {"row", "table", "timeseries", "bargauge", "stat", "state-timeline"}
+SEVERITY_COLOURS = {"critical": "red", "warning": "orange"}
+DASHBOARDS = artifacts.dashboards()
+
+
+def test_committed_json_is_what_the_generator_writes() -> None:
+    rendered = artifacts.generator().render()
+    assert sorted(rendered) == sorted(DASHBOARDS), "a dashboard file is not generated"
+    for name, text in rendered.items():
+        committed = (artifacts.DASHBOARDS / name).read_text()
+        assert committed == text, f"{name} is stale: run python3 grafana/generate.py"
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_dashboard_has_what_grafana_needs(name: str) -> None:
+    dashboard = DASHBOARDS[name]
+    assert dashboard["uid"] == EXPECTED_UIDS[name], "uids are stable: links and bookmarks use them"
+    assert dashboard["title"]
+    assert isinstance(dashboard["schemaVersion"], int) and dashboard["schemaVersion"] >= 36
+    assert dashboard["time"]["from"] and dashboard["time"]["to"]
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids must be unique"
+    occupied: set[tuple[int, int]] = set()
+    for panel in dashboard["panels"]:
+        assert panel["type"] in PANEL_TYPES
+        grid = panel["gridPos"]
+        assert grid["x"] >= 0 and grid["w"] > 0 and grid["x"] + grid["w"] <= 24, panel["title"]
+        cells = {
+            (x, y)
+            for x in range(grid["x"], grid["x"] + grid["w"])
+            for y in range(grid["y"], grid["y"] + grid["h"])
+        }
+        assert not cells & occupied, f"{panel['title']} overlaps another panel"
+        occupied |= cells
+    for row, panel in artifacts.panels(dashboard):
+        where = f"{row} / {panel['title']}"
+        assert panel["datasource"] == DATASOURCE, where
+        assert panel["fieldConfig"]["defaults"]["unit"], f"{where}: no unit"
+        assert panel["targets"], f"{where}: no query"
+        ref_ids = [target["refId"] for target in panel["targets"]]
+        assert len(ref_ids) == len(set(ref_ids)), where
+        for target in panel["targets"]:
+            assert target["expr"].strip(), where
+            assert target["datasource"] == DATASOURCE, where
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_no_datasource_is_hard_coded(name: str) -> None:
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "datasource" in node:
+                assert node["datasource"] == DATASOURCE, node
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(DASHBOARDS[name])
+    uids = set(re.findall(r'"uid": "([^"]*)"', json.dumps(DASHBOARDS[name])))
+    assert uids == {EXPECTED_UIDS[name], "${datasource}"}
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_variables_are_chained(name: str) -> None:
+    variables = {v["name"]: v for v in DASHBOARDS[name]["templating"]["list"]}
+    assert list(variables) == ["datasource", "source", "ob_cluster_name", "tenant_name"]
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    for later, earlier in (
+        ("ob_cluster_name", ["source"]),
+        ("tenant_name", ["source", "ob_cluster_name"]),
+    ):
+        for variable in earlier:
+            assert f"${variable}" in variables[later]["definition"], f"{later} ignores ${variable}"
+    for variable in ("source", "ob_cluster_name", "tenant_name"):
+        assert variables[variable]["datasource"] == DATASOURCE
+        assert variables[variable]["query"]["query"] == variables[variable]["definition"]
+        if variables[variable]["includeAll"]:
+            # `.*`, not a union of the values, so that cluster-level series (no tenant_name) pass
+            assert variables[variable]["allValue"] == ".*"
+    tenant_multi = variables["tenant_name"]["multi"]
+    assert tenant_multi is (name == "oceanbase-backup-overview.json"), "one tenant on the detail"
+
+
+def test_every_query_narrows_by_the_variables() -> None:
+    for query in artifacts.panel_queries():
+        expr = query.target["expr"]
+        assert 'source=~"$source"' in expr, query.name
+        if "tenant_name" in artifacts.names(artifacts.substitute(expr, artifacts.ALL)).labels:
+            continue
+        if query.row != "Exporter health":
+            assert 'ob_cluster_name=~"$ob_cluster_name"' in expr, query.name
+
+
+def test_overview_has_a_row_per_source_then_restores_and_exporter_health() -> None:
+    rows = [
+        p["title"]
+        for p in DASHBOARDS["oceanbase-backup-overview.json"]["panels"]
+        if p["type"] == "row"
+    ]
+    by_row: dict[str, set[str | None]] = {}
+    for query in artifacts.panel_queries():
+        if query.dashboard == "oceanbase-backup-overview.json":
+            by_row.setdefault(query.row, set()).add(query.source)
+    per_source = [row for row in rows if len(by_row[row]) == 1 and None not in by_row[row]]
+    assert [next(iter(by_row[row])) for row in per_source] == list(SOURCES)
+    assert rows[len(SOURCES) :] == ["Restores", "Exporter health"]
+
+
+def test_overview_links_to_the_tenant_detail_and_back() -> None:
+    overview = DASHBOARDS["oceanbase-backup-overview.json"]
+    tenant = DASHBOARDS["oceanbase-backup-tenant.json"]
+    assert any(
+        f"/d/{tenant['uid']}/" in link["url"] and link["includeVars"] for link in overview["links"]
+    )
+    assert any(f"/d/{overview['uid']}/" in link["url"] for link in tenant["links"])
+    data_links = [
+        link["url"]
+        for _, panel in artifacts.panels(overview)
+        for override in panel["fieldConfig"]["overrides"]
+        for prop in override["properties"]
+        if prop["id"] == "links"
+        for link in prop["value"]
+    ]
+    assert data_links, "no table links a tenant to its detail"
+    for url in data_links:
+        assert url.startswith(f"/d/{tenant['uid']}/")
+        assert "var-tenant_name=${__data.fields.tenant_name}" in url
+
+
+def _comparisons() -> list[tuple[str, str, str, str]]:
+    """(what is compared, its matchers, threshold record, alert severity) for every threshold."""
+    found = []
+    pattern = re.compile(
+        r"(time\(\) - \w+|oceanbase:[\w:]+)(\{[^}]*\})?\s*>\s*on \(\) group_left \(\) "
+        r"(oceanbase:threshold:\w+)"
+    )
+    for name, rule in artifacts.alerts().items():
+        for compared, selector, threshold in pattern.findall(rule["expr"]):
+            found.append((compared, selector, threshold, rule["labels"]["severity"]))
+        assert "oceanbase:threshold:" not in pattern.sub("", rule["expr"]), name
+    # The data age is compared per source in the staleness set OceanBaseBackupExporterDataStale
+    # alerts on.
+    recorded = {rule["record"]: rule["expr"] for rule in artifacts.rules() if "record" in rule}
+    stale = " ".join(recorded["oceanbase:backup_exporter_target_stale"].split())
+    assert (
+        "oceanbase:backup_exporter_data_age_seconds > on (source) group_left () "
+        "oceanbase:threshold:exporter_data_max_age_seconds"
+    ) in stale
+    severity = artifacts.alerts()["OceanBaseBackupExporterDataStale"]["labels"]["severity"]
+    data_age = recorded["oceanbase:backup_exporter_data_age_seconds"].strip()
+    found.append((data_age, "", "oceanbase:threshold:exporter_data_max_age_seconds", severity))
+    return found
+
+
+def _steps(panel: dict[str, Any], ref_id: str) -> list[dict[str, Any]]:
+    """The colour steps that apply to one query of a panel."""
+    for override in panel["fieldConfig"]["overrides"]:
+        if override["matcher"] == {"id": "byFrameRefID", "options": ref_id}:
+            for prop in override["properties"]:
+                if prop["id"] == "thresholds":
+                    return list(prop["value"]["steps"])
+    return list(panel["fieldConfig"]["defaults"]["thresholds"]["steps"])
+
+
+def test_panels_turn_the_alerts_colour_at_the_alerts_thresholds() -> None:
+    thresholds = artifacts.thresholds()
+    comparisons = _comparisons()
+    assert {threshold for _, _, threshold, _ in comparisons} == set(thresholds)
+    by_panel: dict[tuple[str, int], list[artifacts.PanelQuery]] = {}
+    for query in artifacts.panel_queries():
+        by_panel.setdefault((query.dashboard, query.panel["id"]), []).append(query)
+    shown: set[str] = set()
+    for queries in by_panel.values():
+        coloured = False
+        for query in queries:
+            steps = _steps(query.panel, query.target["refId"])
+            for compared, selector, threshold, severity in comparisons:
+                excluded = re.findall(r'source!="(\w+)"', selector)
+                if compared not in query.target["expr"] or query.source in excluded:
+                    continue
+                values = thresholds[threshold]
+                value = values[query.source] if query.source in values else values[""]
+                step = {"color": SEVERITY_COLOURS[severity], "value": value}
+                assert step in steps, f"{query.name}: no step {step} for {threshold}"
+                shown.add(threshold)
+                coloured = True
+        if not coloured:
+            panel = queries[0].panel
+            assert len(_steps(panel, "")) == 1, f"{queries[0].name}: colour steps that no alert has"
+    assert shown == set(thresholds), "a threshold no dashboard shows"
