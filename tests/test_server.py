@@ -36,6 +36,15 @@ class Exporter:
              "--web.listen-address", f"127.0.0.1:{self.port}", *extra],
             stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
+        try:
+            self._wait_ready(client)
+        except BaseException:
+            # The caller never gets an object to stop: do not leave the process behind.
+            self.process.kill()
+            self.process.communicate(timeout=10)
+            raise
+
+    def _wait_ready(self, client: dict[str, object]) -> None:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
