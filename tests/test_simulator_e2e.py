@@ -202,7 +202,7 @@ def test_demo_serves_live_metrics() -> None:
                 parsed = {}
             both_up = all(
                 value(parsed, "oceanbase_backup_exporter_target_up", target=t) == 1
-                for t in ("demo-0", "demo-1")
+                for t in ("demo-0", "demo-1", "demo-ocp", "demo-cloud")
             )
             if (
                 both_up
