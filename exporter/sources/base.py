@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from exporter.snapshot import TargetData
 from exporter.sources.errors import PollError
@@ -33,3 +34,23 @@ class Source(Protocol):
     def endpoint_support(self) -> Mapping[str, bool]:
         """Which optional endpoints the upstream has, as learned so far."""
         ...
+
+
+async def poll_collecting_errors(
+    poll: Callable[[list[PollError]], Awaitable[TargetData | None]],
+) -> PollResult:
+    """Run a source's poll: failures it tolerates go in the list, one it cannot ends it."""
+    errors: list[PollError] = []
+    try:
+        data = await poll(errors)
+    except PollError as exc:
+        errors.append(exc)
+        data = None
+    return PollResult(data=data, errors=tuple(errors))
+
+
+@functools.cache
+def parametrized(generic: Any, model: type[Any]) -> Any:
+    """`generic[model]` made once: pydantic builds a class per subscription (~50 µs), too
+    much to pay on every upstream response."""
+    return generic[model]

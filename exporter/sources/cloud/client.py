@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ValidationError
 
+from exporter.sources.base import parametrized
 from exporter.sources.cloud.models import Envelope
 from exporter.sources.errors import PollError, shape_problem
 from exporter.sources.http import Response, UpstreamHTTP
@@ -63,7 +64,7 @@ def decode(route: str, response: Response, model: type[M]) -> M:
     if envelope.get("success") is False:
         raise PollError("api_error", route, detail)
     try:
-        parsed = Envelope[model].model_validate(body)  # type: ignore[valid-type]
+        parsed: Envelope[M] = parametrized(Envelope, model).model_validate(body)
     except ValidationError as exc:
         raise PollError("decode", route, shape_problem(exc)) from exc
     if parsed.data is None:

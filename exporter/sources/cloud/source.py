@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from exporter.config import CloudTarget
 from exporter.snapshot import BackupSet, Cluster, ClusterIdentity, TargetData, TenantBackupSet
-from exporter.sources.base import PollResult
+from exporter.sources.base import PollResult, poll_collecting_errors
 from exporter.sources.cloud import models as m
 from exporter.sources.cloud.client import CloudClient
 from exporter.sources.errors import PollError
@@ -60,13 +60,7 @@ class CloudSource:
 
     async def poll(self) -> PollResult:
         """Poll everything once; failures become PollErrors in the result, never exceptions."""
-        errors: list[PollError] = []
-        try:
-            data = await self._poll(errors)
-        except PollError as exc:
-            errors.append(exc)
-            data = None
-        return PollResult(data=data, errors=tuple(errors))
+        return await poll_collecting_errors(self._poll)
 
     async def _poll(self, errors: list[PollError]) -> TargetData:
         now = time.time()

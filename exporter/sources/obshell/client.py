@@ -14,9 +14,10 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ValidationError
 
+from exporter.sources.base import parametrized
 from exporter.sources.errors import PollError
 from exporter.sources.http import Response, UpstreamHTTP
-from exporter.sources.obshell.models import Envelope, envelope_of
+from exporter.sources.obshell.models import Envelope
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -119,7 +120,7 @@ def _decode(route: str, response: Response, model: type[M]) -> Envelope[M] | Non
     if body.get("successful") is False:
         raise PollError("api_error", route, f"{err_code or error.get('code')}: {message}")
     try:
-        envelope: Envelope[M] = envelope_of(model).model_validate(body)
+        envelope: Envelope[M] = parametrized(Envelope, model).model_validate(body)
     except ValidationError as exc:
         raise PollError("decode", route, _shape_problem(exc)) from exc
     if envelope.data is None:

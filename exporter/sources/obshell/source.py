@@ -22,7 +22,7 @@ from exporter.snapshot import (
     TargetData,
     Tenant,
 )
-from exporter.sources.base import PollResult
+from exporter.sources.base import PollResult, poll_collecting_errors
 from exporter.sources.errors import PollError
 from exporter.sources.http import UpstreamHTTP
 from exporter.sources.obshell import models as m
@@ -95,13 +95,7 @@ class ObshellSource:
 
     async def poll(self) -> PollResult:
         """Poll everything once; failures become PollErrors in the result, never exceptions."""
-        errors: list[PollError] = []
-        try:
-            data = await self._poll(errors)
-        except PollError as exc:
-            errors.append(exc)
-            data = None
-        return PollResult(data=data, errors=tuple(errors))
+        return await poll_collecting_errors(self._poll)
 
     async def _poll(self, errors: list[PollError]) -> TargetData | None:
         now = time.time()

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from exporter.sources.base import parametrized
 from exporter.sources.errors import PollError, shape_problem
 from exporter.sources.http import Response, UpstreamHTTP
 from exporter.sources.ocp.models import Envelope
@@ -63,7 +64,7 @@ def decode(route: str, response: Response, model: type[M]) -> Answer[M]:
     if body.get("successful") is False:
         raise PollError("api_error", route, detail)
     try:
-        envelope = Envelope[model].model_validate(body)  # type: ignore[valid-type]
+        envelope: Envelope[M] = parametrized(Envelope, model).model_validate(body)
     except ValidationError as exc:
         raise PollError("decode", route, shape_problem(exc)) from exc
     if envelope.data is None:

@@ -17,7 +17,7 @@ from datetime import UTC, tzinfo
 
 from exporter.config import OcpTarget
 from exporter.snapshot import Cluster, ClusterIdentity, ClusterManagement, LogBackup, TargetData
-from exporter.sources.base import PollResult
+from exporter.sources.base import PollResult, poll_collecting_errors
 from exporter.sources.errors import PollError
 from exporter.sources.http import UpstreamHTTP
 from exporter.sources.ocp import models as m
@@ -52,13 +52,7 @@ class OcpSource:
 
     async def poll(self) -> PollResult:
         """Poll everything once; failures become PollErrors in the result, never exceptions."""
-        errors: list[PollError] = []
-        try:
-            data = await self._poll(errors)
-        except PollError as exc:
-            errors.append(exc)
-            data = None
-        return PollResult(data=data, errors=tuple(errors))
+        return await poll_collecting_errors(self._poll)
 
     async def _poll(self, errors: list[PollError]) -> TargetData:
         now = time.time()
