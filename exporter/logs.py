@@ -77,4 +77,3 @@ def setup_logging(level: str, fmt: str) -> None:
     root.setLevel(LEVELS[level])
     # aiohttp logs every request at info; our own lines are what operators need.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)

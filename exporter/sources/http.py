@@ -2,8 +2,9 @@
 
 Each upstream request goes through `UpstreamHTTP.get`, which turns every way a request can go
 wrong into a `PollError` with one of the documented reasons, and records the request count,
-latency and failures in the target's `RequestStats`. `CappedTransport` bounds what any response
-may make us hold in memory.
+latency and failures in the target's `RequestStats`. aiohttp is used directly: httpx's layers
+on top of it (request building, auth-flow generators, cookies, response wrapping) cost about
+five times the CPU of a bare aiohttp request.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import asyncio
 import ssl
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import quote
 
 import aiohttp
-import httpx
+from yarl import URL
 
 from exporter.config import SecretFileError
 from exporter.sources.errors import PollError, Reason
@@ -24,6 +27,7 @@ from exporter.sources.errors import PollError, Reason
 # Generous for any real answer (a cluster overview of 1,000 tenants is ~1 MB): a response
 # beyond it is a misbehaving upstream, and reading it whole would cost us our memory.
 MAX_BODY_BYTES = 16 * 1024 * 1024
+READ_CHUNK_BYTES = 64 * 1024
 LATENCY_BUCKETS: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 )  # fmt: skip
@@ -69,78 +73,62 @@ class Response:
     body: bytes
 
 
-class CappedTransport(httpx.AsyncBaseTransport):
-    """Wraps a transport so that no response body beyond MAX_BODY_BYTES is ever read.
+# An unauthenticated GET of an exact URL, under the caller's deadline and body cap.
+Fetch = Callable[[URL], Awaitable[Response]]
 
-    The cap sits here, below httpx, because httpx reads whole bodies on its own inside an auth
-    flow (the agent key lookups, a 401 before the retry): a cap in our own read loop would leave
-    those unbounded. Compressed responses are refused: the cap counts bytes off the socket, and
-    1 MB of gzip decodes to 1 GB. We ask for `identity`, so only a misbehaving server compresses.
+
+class Auth(Protocol):
+    """How a source signs its requests; UpstreamHTTP asks it before each attempt."""
+
+    async def headers(self, method: str, url: URL, fetch: Fetch) -> Mapping[str, str]:
+        """The headers that authenticate `method url` (the URL exactly as it will be sent).
+
+        `fetch` makes the unauthenticated requests a scheme may need first (obshell's key
+        lookup); they share the request's deadline and body cap, and their failures are the
+        request's.
+        """
+        ...
+
+    def retry(self, url: URL, response: Response) -> bool:
+        """Whether the first answer to `url` calls for one more, newly signed, attempt.
+
+        Called once per request at most; the auth updates what it knows (a new challenge, a
+        key to forget) before saying yes.
+        """
+        ...
+
+
+def open_session(context: ssl.SSLContext, max_connections: int) -> aiohttp.ClientSession:
+    """A client session as every upstream request needs it; the caller closes it.
+
+    No cookies (no upstream needs them, and extracting them costs CPU on every response), no
+    total timeout of aiohttp's own (UpstreamHTTP's deadline covers the whole exchange), no
+    proxy settings from the environment, and no decompression: the body cap counts bytes off
+    the socket, and 1 MB of gzip decodes to 1 GB.
     """
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, limit: int = MAX_BODY_BYTES) -> None:
-        self._inner = inner
-        self._limit = limit
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send `request`; the response's stream stops with a PollError past the cap."""
-        request.headers["Accept-Encoding"] = "identity"
-        response = await self._inner.handle_async_request(request)
-        encoding = response.headers.get("Content-Encoding", "").strip().lower()
-        length = response.headers.get("Content-Length", "")
-        problem = None
-        if encoding not in ("", "identity"):
-            problem = f"response is {encoding[:40]}-encoded though identity was asked for, not read"
-        elif length.isdigit() and int(length) > self._limit:
-            problem = f"response of {length} bytes is larger than {self._limit}, not read"
-        if problem is not None:
-            await response.aclose()
-            raise PollError("decode", "", problem)
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = _CappedStream(response.stream, self._limit)
-        return response
-
-    async def aclose(self) -> None:
-        """Close the wrapped transport."""
-        await self._inner.aclose()
-
-
-class _CappedStream(httpx.AsyncByteStream):
-    """A response stream that fails once more than `limit` bytes came through it."""
-
-    def __init__(self, inner: httpx.AsyncByteStream, limit: int) -> None:
-        self._inner = inner
-        self._limit = limit
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        received = 0
-        async for chunk in self._inner:
-            received += len(chunk)
-            if received > self._limit:
-                raise PollError("decode", "", f"response larger than {self._limit} bytes, not read")
-            yield chunk
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=max_connections, ssl=context),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=aiohttp.ClientTimeout(total=None),
+        auto_decompress=False,
+        trust_env=False,
+    )
 
 
 class UpstreamHTTP:
-    """One target's view of the shared HTTP client: its base URL, limits, timeout and stats.
-
-    The client's transport should be a `CappedTransport`: the body cap lives there.
-    """
+    """One target's view of the shared HTTP session: its limits, timeout, auth and stats."""
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        session: aiohttp.ClientSession,
         *,
         global_limit: asyncio.Semaphore,
         target_limit: asyncio.Semaphore,
         timeout: float,
         stats: RequestStats,
-        auth: httpx.Auth | None = None,
+        auth: Auth | None = None,
     ) -> None:
-        self._client = client
+        self._session = session
         self._global_limit = global_limit
         self._target_limit = target_limit
         self._timeout = timeout
@@ -156,51 +144,95 @@ class UpstreamHTTP:
     ) -> Response:
         """GET `url`; `endpoint` is the route template used in metrics and errors.
 
-        Raises PollError for transport failures, malformed HTTP and oversized bodies; any HTTP
-        status is returned for the caller to judge, since what a 404 means depends on the API.
-        The deadline covers the whole exchange, auth flow and body included.
+        `url` is sent byte for byte as given (obshell and Cloud sign the request target);
+        `params` are appended sorted by key and percent-encoded, the canonical form OCP's
+        signature covers. Raises PollError for transport failures, malformed HTTP and
+        oversized bodies; any HTTP status is returned for the caller to judge, since what a 404
+        means depends on the API. The deadline covers the whole exchange, auth included.
         """
         async with self._target_limit, self._global_limit:
             started = time.monotonic()
             try:
                 async with asyncio.timeout(self._timeout):
-                    return await self._send(url, params, headers)
+                    return await self._send(_with_params(url, params), headers or {})
             except TimeoutError as exc:
                 raise PollError(
                     "timeout", endpoint, f"no answer within {self._timeout:g}s"
                 ) from exc
             except PollError as exc:
-                # Raised inside the auth flow, it may concern another route (the key lookup).
+                # Raised by the auth, it may concern another route (the key lookup).
                 message = exc.message
                 if exc.endpoint not in ("", endpoint):
                     message = f"{exc.endpoint}: {message}"
                 raise PollError(exc.reason, endpoint, message) from exc
             except SecretFileError as exc:
-                # A *_file secret went missing (the auth flow reads it per request): we cannot
+                # A *_file secret went missing (the auth reads it per request): we cannot
                 # sign in; the poller backs off and retries as soon as the file changes.
                 raise PollError("auth", endpoint, str(exc)) from None
-            except (httpx.HTTPError, aiohttp.ClientError, OSError) as exc:
-                # aiohttp.ClientError: a response that is not HTTP (bad status line, a header
-                # past aiohttp's limits) escapes the transport's exception mapping.
+            except (aiohttp.ClientError, OSError) as exc:
                 raise PollError(_transport_reason(exc), endpoint, _describe(exc)) from exc
             finally:
                 self.stats.record(endpoint, time.monotonic() - started)
 
-    async def _send(
-        self, url: str, params: Mapping[str, str] | None, headers: Mapping[str, str] | None
-    ) -> Response:
-        request = self._client.build_request("GET", url, params=params, headers=headers)
-        response = await self._client.send(request, auth=self._auth, stream=True)
-        try:
-            body = await response.aread()
-            return Response(response.status_code, response.headers, body)
-        finally:
-            await response.aclose()
+    async def _send(self, url: URL, headers: Mapping[str, str]) -> Response:
+        auth = self._auth
+        if auth is None:
+            return await self._exchange(url, headers)
+        signed = await auth.headers("GET", url, self._fetch)
+        response = await self._exchange(url, {**headers, **signed})
+        if auth.retry(url, response):
+            signed = await auth.headers("GET", url, self._fetch)
+            response = await self._exchange(url, {**headers, **signed})
+        return response
+
+    async def _fetch(self, url: URL) -> Response:
+        return await self._exchange(url, {})
+
+    async def _exchange(self, url: URL, headers: Mapping[str, str]) -> Response:
+        """One request and its capped body; compressed or oversized answers are not read."""
+        async with self._session.get(
+            url,
+            headers={**headers, "Accept-Encoding": "identity"},
+            allow_redirects=False,
+        ) as response:
+            encoding = response.headers.get("Content-Encoding", "").strip().lower()
+            length = response.headers.get("Content-Length", "")
+            problem = None
+            if encoding not in ("", "identity"):
+                problem = (
+                    f"response is {encoding[:40]}-encoded though identity was asked for, not read"
+                )
+            elif length.isdigit() and int(length) > MAX_BODY_BYTES:
+                problem = f"response of {length} bytes is larger than {MAX_BODY_BYTES}, not read"
+            if problem is not None:
+                response.close()  # the connection still holds the body: drop it
+                raise PollError("decode", "", problem)
+            chunks = []
+            received = 0
+            async for chunk in response.content.iter_chunked(READ_CHUNK_BYTES):
+                received += len(chunk)
+                if received > MAX_BODY_BYTES:
+                    response.close()
+                    message = f"response larger than {MAX_BODY_BYTES} bytes, not read"
+                    raise PollError("decode", "", message)
+                chunks.append(chunk)
+            return Response(response.status, response.headers, b"".join(chunks))
+
+
+def canonical_query(pairs: Iterable[tuple[str, str]]) -> str:
+    """A query in canonical form: pairs sorted by key, each part percent-encoded."""
+    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in sorted(pairs))
+
+
+def _with_params(url: str, params: Mapping[str, str] | None) -> URL:
+    """The URL as given (encoded=True: yarl must not re-normalise what is signed), plus params."""
+    if params:
+        url += ("&" if "?" in url else "?") + canonical_query(params.items())
+    return URL(url, encoded=True)
 
 
 def _transport_reason(exc: BaseException) -> Reason:
-    """Classify by the root cause: the aiohttp transport maps every connection error to
-    httpx.ConnectTimeout, so the httpx type alone would call a refused connection a timeout."""
+    """Classify by the root cause: an aiohttp error may wrap the TLS error that caused it."""
     cause: BaseException | None = exc
     root: BaseException = exc
     while cause is not None:
@@ -210,22 +242,13 @@ def _transport_reason(exc: BaseException) -> Reason:
         cause = cause.__cause__ or cause.__context__
     if isinstance(root, TimeoutError | aiohttp.ServerTimeoutError):
         return "timeout"
-    if isinstance(root, aiohttp.ClientError | OSError):
-        return "connection"
-    if isinstance(exc, httpx.TimeoutException):
-        return "timeout"
     return "connection"
 
 
 def _describe(exc: BaseException) -> str:
-    """A short, secret-free description: the exception type and its message.
-
-    The aiohttp transport re-raises aiohttp's errors as httpx types that mislead (a closed
-    connection becomes ConnectTimeout), so the error it wraps is the one described.
-    """
-    if isinstance(exc, httpx.HTTPError) and exc.__cause__ is not None:
-        exc = exc.__cause__
+    """A short, secret-free description: the exception type and its message."""
     if isinstance(exc, aiohttp.ClientResponseError):
+        # A response that is not HTTP: a bad status line, a header past aiohttp's limits.
         return f"malformed HTTP response: {' '.join(exc.message.split())}"[:300]
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"[:300]

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -351,10 +350,10 @@ def test_learning_a_key_gives_a_key_or_a_typed_error(
     for secret_body in (secret[1], json.dumps(envelope({"public_key": key})).encode()):
         with contextlib.suppress(PollError):
             _learn_key(
-                httpx.Response(info[0], content=info[1]),
-                httpx.Response(secret[0], content=secret_body),
+                Response(info[0], {}, info[1]),
+                Response(secret[0], {}, secret_body),
             )
-    assert _is_decrypt_failure(httpx.Response(401, content=info[1])) in (True, False)
+    assert _is_decrypt_failure(Response(401, {}, info[1])) in (True, False)
 
 
 # ----------------------------------------------------------------------- operators' mistakes

@@ -818,7 +818,7 @@ async def test_the_exporter_process_keeps_serving_through_every_fault(
     agent = await start_agent(upstream=sim.base_url)
     agent.faults["/obshell/2/api/v1/secret"] = gzip_bomb(1024)  # 1 GiB once decoded
     agent.faults["/obshell/3/api/v1/tenants/overview"] = oversized(256, declared=False)
-    # httpx reads a key lookup whole inside its auth flow: the cap must hold there too.
+    # The key lookup is read inside the auth, before the signed call: the cap holds there too.
     agent.faults["/obshell/5/api/v1/secret"] = oversized(1024, declared=False)
     agent.faults["/obshell/4/api/v1/tenant/pay/backup/info"] = respond(
         500, b"<html>bad gateway</html>", "text/html"

@@ -12,6 +12,7 @@ import pytest
 
 from exporter.simulator import Simulator
 from exporter.sources.obshell.auth import HybridAuth
+from tests.httpx_auth import AsHttpxAuth
 
 PASSWORD = "root-pass"
 StartSimulator = Callable[..., Awaitable[Simulator]]
@@ -49,7 +50,7 @@ async def sim(start_simulator: StartSimulator) -> Simulator:
 
 def signed_client(base_url: str, password: str = PASSWORD, **kwargs: Any) -> httpx.AsyncClient:
     """An httpx client that signs like the exporter does (HybridAuth)."""
-    auth = HybridAuth(lambda: password, **kwargs)
+    auth = AsHttpxAuth(HybridAuth(lambda: password, **kwargs), verify=_SSL_CONTEXT)
     return httpx.AsyncClient(base_url=base_url, auth=auth, verify=_SSL_CONTEXT)
 
 

@@ -12,15 +12,18 @@ from typing import Any
 
 import httpx
 import pytest
+from yarl import URL
 
 from exporter.simulator import Simulator
 from exporter.simulator.platforms import instance_id, ocp_cluster_id
 from exporter.sources.cloud.auth import CloudDigestAuth
 from exporter.sources.cloud.models import BackupSet, BackupSetDetail, Instance, PagingData
 from exporter.sources.cloud.models import Envelope as CloudEnvelope
+from exporter.sources.http import Auth
 from exporter.sources.ocp.auth import OcpBasicAuth, OcpSignatureAuth, signature, string_to_sign
 from exporter.sources.ocp.models import ClusterBackupInfoDetail, ObCluster, Paged
 from exporter.sources.ocp.models import Envelope as OcpEnvelope
+from tests.httpx_auth import AsHttpxAuth
 from tests.simulator.conftest import StartSimulator
 
 CLUSTERS = "/api/v2/ob/clusters"
@@ -34,20 +37,20 @@ def ocp_client(
     sim: Simulator, signed: bool = False, secret: str | None = None
 ) -> httpx.AsyncClient:
     account = sim.ocp.account
-    auth: httpx.Auth
+    auth: Auth
     if signed:
         key = secret or account.access_key_secret
         auth = OcpSignatureAuth(account.access_key_id, lambda: key)
     else:
         password = secret or account.password
         auth = OcpBasicAuth(account.username, lambda: password)
-    return httpx.AsyncClient(base_url=sim.ocp_url, auth=auth)
+    return httpx.AsyncClient(base_url=sim.ocp_url, auth=AsHttpxAuth(auth))
 
 
 def cloud_client(sim: Simulator, secret: str | None = None, **headers: str) -> httpx.AsyncClient:
     key = secret or sim.cloud.account.access_key_secret
     auth = CloudDigestAuth(sim.cloud.account.access_key_id, lambda: key)
-    return httpx.AsyncClient(base_url=sim.cloud_url, auth=auth, headers=headers)
+    return httpx.AsyncClient(base_url=sim.cloud_url, auth=AsHttpxAuth(auth), headers=headers)
 
 
 def overview_path(sim: Simulator, index: int = 0) -> str:
@@ -147,11 +150,10 @@ async def test_ocp_refuses_an_old_date_and_a_query_that_was_not_signed(
     sim: Simulator, change: str, debug: str
 ) -> None:
     account = sim.ocp.account
-    request = httpx.Request("GET", f"{sim.ocp_url}{CLUSTERS}?page=1")
-    request.headers["Date"] = formatdate(
-        time.time() - (20 * 60 if change == "date" else 0), usegmt=True
-    )
-    text = string_to_sign(request)
+    url = f"{sim.ocp_url}{CLUSTERS}?page=1"
+    date = formatdate(time.time() - (20 * 60 if change == "date" else 0), usegmt=True)
+    text = string_to_sign("GET", URL(url, encoded=True), {"Date": date})
+    request = httpx.Request("GET", url, headers={"Date": date})
     request.headers["Authorization"] = (
         f"OCP-ACCESS-KEY-HMACSHA1 {account.access_key_id}:"
         f"{signature(account.access_key_secret, text)}"

@@ -1,32 +1,105 @@
-"""OceanBase Cloud's HTTP Digest auth (MD5, qop=auth): the AccessKey id and secret.
+"""OceanBase Cloud's HTTP Digest auth (RFC 7616, MD5, qop=auth): the AccessKey id and secret.
 
-httpx's DigestAuth does the protocol and remembers the last challenge, so most requests go out
-signed at once instead of costing a 401 round trip. It holds the secret it was made with, so
-the secret is read on every request and a new DigestAuth made when it changed: a rotated
-`access_key_secret_file` needs no restart (one that cannot be read raises SecretFileError,
-which UpstreamHTTP reports as reason `auth`).
+The last challenge is remembered, so most requests go out signed at once (with the next nonce
+count) instead of costing a 401 round trip; a 401 with a new challenge (a stale nonce, say) is
+answered once. The secret is read on every request and the remembered challenge dropped when
+it changed: a rotated `access_key_secret_file` needs no restart (one that cannot be read raises
+SecretFileError, which UpstreamHTTP reports as reason `auth`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+import hashlib
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.request import parse_http_list, parse_keqv_list
 
-import httpx
+from yarl import URL
+
+from exporter.sources.errors import PollError
+from exporter.sources.http import Fetch, Response
 
 
-class CloudDigestAuth(httpx.Auth):
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - the digest scheme's own hash
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """The parts of a `WWW-Authenticate: Digest ...` challenge an answer needs."""
+
+    realm: str
+    nonce: str
+    opaque: str | None
+
+
+def parse_challenge(header: str) -> Challenge | None:
+    """The Digest challenge in `header`; None when it is no Digest challenge.
+
+    Raises PollError (reason `auth`) for one we cannot answer: malformed, or asking for
+    another algorithm than MD5 or another protection than qop=auth.
+    """
+    scheme, _, rest = header.partition(" ")
+    if scheme.lower() != "digest":
+        return None
+    fields = {k.lower(): v for k, v in parse_keqv_list(parse_http_list(rest)).items()}
+    if "realm" not in fields or "nonce" not in fields:
+        raise PollError("auth", "", "malformed Digest challenge: no realm or nonce")
+    algorithm = fields.get("algorithm", "MD5")
+    qop = [q.strip().lower() for q in fields.get("qop", "").split(",")]
+    if algorithm.upper() != "MD5" or "auth" not in qop:
+        wanted = f"algorithm={algorithm[:20]} qop={fields.get('qop', '')[:20]}"
+        raise PollError("auth", "", f"unsupported Digest challenge ({wanted}), not MD5 qop=auth")
+    return Challenge(fields["realm"], fields["nonce"], fields.get("opaque"))
+
+
+class CloudDigestAuth:
     """Digest auth with the AccessKey id as user name and its secret as password."""
 
     def __init__(self, access_key_id: str, access_key_secret: Callable[[], str]) -> None:
         self._access_key_id = access_key_id
         self._read_secret = access_key_secret
-        self._digest: httpx.DigestAuth | None = None
         self._secret = ""
+        self._challenge: Challenge | None = None
+        self._nonce_count = 0
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """Answer the server's digest challenge (or the remembered one) with the current secret."""
+    async def headers(self, method: str, url: URL, fetch: Fetch) -> Mapping[str, str]:
+        """The answer to the last challenge, or nothing before the first (or a new secret)."""
         secret = self._read_secret()
-        if self._digest is None or secret != self._secret:
-            self._digest = httpx.DigestAuth(self._access_key_id, secret)
+        if secret != self._secret:
             self._secret = secret
-        yield from self._digest.auth_flow(request)
+            self._challenge = None
+        challenge = self._challenge
+        if challenge is None:
+            return {}
+        self._nonce_count += 1
+        nc = f"{self._nonce_count:08x}"
+        cnonce = secrets.token_hex(8)
+        uri = url.raw_path_qs
+        ha1 = _md5(f"{self._access_key_id}:{challenge.realm}:{secret}")
+        ha2 = _md5(f"{method}:{uri}")
+        answer = _md5(f"{ha1}:{challenge.nonce}:{nc}:{cnonce}:auth:{ha2}")
+        parts = [
+            f'username="{self._access_key_id}"',
+            f'realm="{challenge.realm}"',
+            f'nonce="{challenge.nonce}"',
+            f'uri="{uri}"',
+            f'response="{answer}"',
+            "algorithm=MD5",
+        ]
+        if challenge.opaque is not None:
+            parts.append(f'opaque="{challenge.opaque}"')
+        parts += ["qop=auth", f"nc={nc}", f'cnonce="{cnonce}"']
+        return {"Authorization": "Digest " + ", ".join(parts)}
+
+    def retry(self, url: URL, response: Response) -> bool:
+        """On a 401 with a Digest challenge, remember it and answer it."""
+        if response.status != 401:
+            return False
+        challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+        if challenge is None:
+            return False
+        self._challenge = challenge
+        self._nonce_count = 0
+        return True

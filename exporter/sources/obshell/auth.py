@@ -1,4 +1,4 @@
-"""obshell's password auth ("hybrid encryption") as an httpx.Auth.
+"""obshell's password auth ("hybrid encryption") for UpstreamHTTP.
 
 v2 (obshell >= 4.2.3): a JSON header `{"Auth", "Ts", "Uri"}` encrypted with the node's RSA
 public key (PKCS#1 v1.5, in chunks of k-11 bytes) goes in `X-OCS-Header`, or in
@@ -13,18 +13,20 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-import httpx
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 from pydantic import ValidationError
+from yarl import URL
 
+from exporter.sources.base import parametrized
 from exporter.sources.errors import PollError, shape_problem
-from exporter.sources.obshell.models import AgentSecret, AgentStatus, Envelope, envelope_of
+from exporter.sources.http import Fetch, Response
+from exporter.sources.obshell.models import AgentSecret, AgentStatus, Envelope
 
 INFO_PATH = "/api/v1/info"
 SECRET_PATH = "/api/v1/secret"  # noqa: S105 - a route, not a password
@@ -72,7 +74,7 @@ def choose_scheme(status: AgentStatus) -> AuthScheme:
     return "v1" if status.version.startswith("4.2.2") else "v2"
 
 
-class HybridAuth(httpx.Auth):
+class HybridAuth:
     """Signs every authenticated request for one target (one or more nodes of a cluster).
 
     Passwords come from callables so that a rotated `*_file` secret is picked up without a
@@ -94,48 +96,39 @@ class HybridAuth(httpx.Auth):
         """Drop every cached key, e.g. after the agent reported a new version."""
         self._keys.clear()
 
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        """Attach the encrypted header; on a decrypt failure re-learn the key and retry once."""
-        prefix, api_path = _split_agent_path(request.url.path)
+    async def headers(self, method: str, url: URL, fetch: Fetch) -> Mapping[str, str]:
+        """The encrypted header, learning the node's key and scheme first if need be."""
+        prefix, api_path = _split_agent_path(url.raw_path)
         if api_path in UNAUTHENTICATED_PATHS:
-            yield request
-            return
-        origin = _origin(request.url) + prefix
-        for attempt in range(2):
-            key = self._keys.get(origin)
-            if key is None:
-                info = yield _sibling(request, prefix + INFO_PATH)
-                await info.aread()
-                secret = yield _sibling(request, prefix + SECRET_PATH)
-                await secret.aread()
-                key = self._keys[origin] = _learn_key(info, secret)
-            self._sign(request, key)
-            response = yield request
-            if attempt == 0 and response.status_code == 401:
-                await response.aread()
-            if attempt == 0 and _is_decrypt_failure(response):
-                self._keys.pop(origin, None)
-                continue
-            return
+            return {}
+        origin = _origin(url, prefix)
+        key = self._keys.get(origin)
+        if key is None:
+            base = url.origin()
+            info = await fetch(base.with_path(prefix + INFO_PATH, encoded=True))
+            secret = await fetch(base.with_path(prefix + SECRET_PATH, encoded=True))
+            key = self._keys[origin] = _learn_key(info, secret)
+        return self._sign(url, key)
 
-    def _sign(self, request: httpx.Request, key: NodeKey) -> None:
-        for name in ("X-OCS-Header", "X-OCS-Agent-Header", "X-OCS-Auth"):
-            request.headers.pop(name, None)
+    def retry(self, url: URL, response: Response) -> bool:
+        """On a decrypt failure (the node's key changed), forget its key and sign again."""
+        if not _is_decrypt_failure(response):
+            return False
+        self._keys.pop(_origin(url, _split_agent_path(url.raw_path)[0]), None)
+        return True
+
+    def _sign(self, url: URL, key: NodeKey) -> dict[str, str]:
         expiry = int(time.time()) + self._lifetime
         if key.scheme == "v1":
             payload = json.dumps({"password": self._password(), "ts": expiry})
-            request.headers["X-OCS-Auth"] = rsa_encrypt_chunked(key.public_key, payload.encode())
-            return
+            return {"X-OCS-Auth": rsa_encrypt_chunked(key.public_key, payload.encode())}
         header_name = "X-OCS-Header"
         secret = self._password()
         if self._agent_password is not None:
             header_name = "X-OCS-Agent-Header"
             secret = self._agent_password()
-        uri = request.url.raw_path.decode("ascii")
-        payload = json.dumps({"Auth": secret, "Ts": str(expiry), "Uri": uri})
-        request.headers[header_name] = rsa_encrypt_chunked(key.public_key, payload.encode())
+        payload = json.dumps({"Auth": secret, "Ts": str(expiry), "Uri": url.raw_path_qs})
+        return {header_name: rsa_encrypt_chunked(key.public_key, payload.encode())}
 
 
 def _split_agent_path(path: str) -> tuple[str, str]:
@@ -150,18 +143,12 @@ def _split_agent_path(path: str) -> tuple[str, str]:
     return path[:index], path[index:]
 
 
-def _origin(url: httpx.URL) -> str:
-    return f"{url.scheme}://{url.netloc.decode('ascii')}"
+def _origin(url: URL, prefix: str) -> str:
+    """The key cache's key: one agent, even when several sit behind one host and port."""
+    return f"{url.scheme}://{url.host_port_subcomponent}{prefix}"
 
 
-def _sibling(request: httpx.Request, path: str) -> httpx.Request:
-    """A GET on the same node, with the original request's timeouts."""
-    return httpx.Request(
-        "GET", request.url.copy_with(path=path, query=None), extensions=request.extensions
-    )
-
-
-def _learn_key(info: httpx.Response, secret: httpx.Response) -> NodeKey:
+def _learn_key(info: Response, secret: Response) -> NodeKey:
     status = _data(info, INFO_PATH, AgentStatus)
     agent_secret = _data(secret, SECRET_PATH, AgentSecret)
     try:
@@ -179,14 +166,14 @@ def _learn_key(info: httpx.Response, secret: httpx.Response) -> NodeKey:
     return NodeKey(public_key=public_key, scheme=choose_scheme(status))
 
 
-def _data(response: httpx.Response, route: str, model: type[_M]) -> _M:
-    if response.status_code != 200:
-        raise PollError("http_status", route, f"HTTP {response.status_code}")
-    document = _json(response.content)
+def _data(response: Response, route: str, model: type[_M]) -> _M:
+    if response.status != 200:
+        raise PollError("http_status", route, f"HTTP {response.status}")
+    document = _json(response.body)
     if not isinstance(document, dict):
         raise PollError("decode", route, "response is not a JSON object")
     try:
-        envelope: Envelope[_M] = envelope_of(model).model_validate(document)
+        envelope: Envelope[_M] = parametrized(Envelope, model).model_validate(document)
     except ValidationError as exc:
         raise PollError("decode", route, shape_problem(exc)) from exc
     if envelope.data is None:
@@ -201,10 +188,10 @@ def _json(body: bytes) -> Any:
         return None
 
 
-def _is_decrypt_failure(response: httpx.Response) -> bool:
-    if response.status_code != 401:
+def _is_decrypt_failure(response: Response) -> bool:
+    if response.status != 401:
         return False
-    document = _json(response.content)
+    document = _json(response.body)
     error = document.get("error") if isinstance(document, dict) else None
     if not isinstance(error, dict):
         return False

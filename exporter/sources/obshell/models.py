@@ -8,7 +8,6 @@ depends on the target's config, and SCNs stay Python ints so they are exact.
 
 from __future__ import annotations
 
-import functools
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -251,17 +250,11 @@ class RestoreTask(RestoreInfo):
     """An item of `GET /api/v1/restore/tasks` (4.3.2+): running and finished restores."""
 
 
-# Parametrised once: `Envelope[X]` costs ~50 µs per use, too much per upstream request.
+# Parametrised once: pydantic builds a class per subscription, too slow per response.
 TenantOverviews = Contents[TenantOverview]
 ArchiveLogTasks = Contents[ArchiveLogTask]
 BackupJobPage = PagedContents[BackupJob]
 RestoreTaskPage = PagedContents[RestoreTask]
-
-
-@functools.cache
-def envelope_of(model: type[BaseModel]) -> type[Envelope[Any]]:
-    """`Envelope[model]`, made once per model."""
-    return Envelope[model]  # type: ignore[valid-type]
 
 
 def error_envelope(

@@ -1,4 +1,4 @@
-"""OCP's two ways to authenticate a program, as httpx.Auth classes.
+"""OCP's two ways to authenticate a program, as auths for UpstreamHTTP.
 
 - HTTP basic with an OCP user (`ocp.iam.auth.basic.enabled`, on by default, is meant for
   programs); the password is read per request, so a rotated `password_file` just works.
@@ -6,7 +6,8 @@
   and `Date`, where the signature is Base64(HMAC-SHA1(secret, string to sign)) over
   `Method\\nMd5Payload\\nContentType\\nDate\\nHost\\nOCP-Headers\\nPathAndQuery`, the query sorted
   by key and percent-encoded (shared/research/ocp-and-cloud-api.md, section 1.3). OCP refuses
-  a `Date` more than 15 minutes away from its clock.
+  a `Date` more than 15 minutes away from its clock. UpstreamHTTP sends `params` in exactly
+  that canonical form, so what is signed is what is sent.
 
 Secrets are read through callables for every request; a `*_file` that cannot be read raises
 SecretFileError, which UpstreamHTTP reports as reason `auth`.
@@ -17,54 +18,55 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Mapping
 from email.utils import formatdate
-from urllib.parse import quote
 
-import httpx
+from yarl import URL
+
+from exporter.sources.http import Fetch, Response, canonical_query
 
 SCHEME = "OCP-ACCESS-KEY-HMACSHA1"
 OCP_HEADER_PREFIX = "x-ocp-"
 
 
-class OcpBasicAuth(httpx.Auth):
+class OcpBasicAuth:
     """HTTP basic auth, preemptive, with the password read for every request."""
 
     def __init__(self, username: str, password: Callable[[], str]) -> None:
         self._username = username
         self._password = password
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """Attach `Authorization: Basic ...` built from the current password."""
-        yield from httpx.BasicAuth(self._username, self._password()).auth_flow(request)
+    async def headers(self, method: str, url: URL, fetch: Fetch) -> Mapping[str, str]:
+        """`Authorization: Basic ...` built from the current password."""
+        credentials = f"{self._username}:{self._password()}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(credentials).decode("ascii")}
+
+    def retry(self, url: URL, response: Response) -> bool:
+        """Never: a refused password stays refused."""
+        return False
 
 
-def canonical_query(url: httpx.URL) -> str:
-    """The query as OCP signs it: pairs sorted by key, each part percent-encoded."""
-    pairs = sorted(url.params.multi_items())
-    return "&".join(f"{quote(key, safe='')}={quote(value, safe='')}" for key, value in pairs)
+def string_to_sign(method: str, url: URL, headers: Mapping[str, str]) -> str:
+    """The text the signature covers, for a request without a body (we only GET).
 
-
-def string_to_sign(request: httpx.Request) -> str:
-    """The text the signature covers, from the request exactly as it will be sent."""
-    body = request.content
-    md5 = hashlib.md5(body).hexdigest().upper() if body else ""  # noqa: S324 - OCP's format
+    `headers` are the request's own (`Date` at least); `Host` is what aiohttp derives from
+    `url`, so it is derived here the same way.
+    """
     ocp_headers = "\n".join(
         f"{name}:{value}"
-        for name, value in sorted(request.headers.items())
+        for name, value in sorted(headers.items())
         if name.lower().startswith(OCP_HEADER_PREFIX)
     )
-    path = request.url.raw_path.decode("ascii").split("?", 1)[0]
-    query = canonical_query(request.url)
+    query = canonical_query(url.query.items())  # sorted by key, percent-encoded
     return "\n".join(
         (
-            request.method.upper(),
-            md5,
-            request.headers.get("Content-Type", ""),
-            request.headers["Date"],
-            request.headers["Host"],
+            method.upper(),
+            "",  # Md5Payload: empty without a body
+            headers.get("Content-Type", ""),
+            headers["Date"],
+            url.host_port_subcomponent or "",
             ocp_headers,
-            f"{path}?{query}" if query else path,
+            f"{url.raw_path}?{query}" if query else url.raw_path,
         )
     )
 
@@ -75,22 +77,21 @@ def signature(secret: str, text: str) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-class OcpSignatureAuth(httpx.Auth):
+class OcpSignatureAuth:
     """OCP's AccessKey signature; the secret is read for every request."""
-
-    requires_request_body = True  # its MD5 is part of what is signed
 
     def __init__(self, access_key_id: str, access_key_secret: Callable[[], str]) -> None:
         self._access_key_id = access_key_id
         self._secret = access_key_secret
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """Send the query in its signed (sorted) form, dated now, with the signature."""
-        query = canonical_query(request.url)
-        request.url = request.url.copy_with(query=query.encode("ascii") if query else None)
-        request.headers["Date"] = formatdate(usegmt=True)
-        text = string_to_sign(request)
-        request.headers["Authorization"] = (
-            f"{SCHEME} {self._access_key_id}:{signature(self._secret(), text)}"
-        )
-        yield request
+    async def headers(self, method: str, url: URL, fetch: Fetch) -> Mapping[str, str]:
+        """`Date` (now) and the `Authorization` signature over the request."""
+        headers = {"Date": formatdate(usegmt=True)}
+        text = string_to_sign(method, url, headers)
+        signed = signature(self._secret(), text)
+        headers["Authorization"] = f"{SCHEME} {self._access_key_id}:{signed}"
+        return headers
+
+    def retry(self, url: URL, response: Response) -> bool:
+        """Never: a refused signature stays refused."""
+        return False
