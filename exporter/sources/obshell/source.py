@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -158,14 +158,17 @@ class ObshellSource:
         return envelope
 
     async def _optional(
-        self, route: str, call: Coroutine[Any, Any, T], errors: list[PollError]
+        self, route: str, call: Callable[[], Awaitable[T]], errors: list[PollError]
     ) -> T | None:
-        """Await a call to a route older agents lack; None when unsupported or failed."""
+        """Call a route older agents lack; None when unsupported or failed.
+
+        `call` makes the coroutine only when it is run, so a poll cancelled before this
+        starts (a probe's deadline) leaves no coroutine behind that was never awaited.
+        """
         if self._supported.get(route) is False:
-            call.close()
             return None
         try:
-            result = await call
+            result = await call()
         except EndpointUnsupported:
             self._supported[route] = False
             return None
@@ -225,15 +228,17 @@ class ObshellSource:
         name = tenant.tenant_name
         info, rounds, success, failure = await asyncio.gather(
             self._optional(
-                BACKUP_INFO, self._client.get(BACKUP_INFO, m.TenantBackupInfo, tenant=name), errors
+                BACKUP_INFO,
+                lambda: self._client.get(BACKUP_INFO, m.TenantBackupInfo, tenant=name),
+                errors,
             ),
             self._optional(
                 LOG_TASKS,
-                self._client.get(LOG_TASKS, m.ArchiveLogTasks, tenant=name),
+                lambda: self._client.get(LOG_TASKS, m.ArchiveLogTasks, tenant=name),
                 errors,
             ),
-            self._optional(BACKUP_JOBS, self._latest_job(name, "COMPLETED"), errors),
-            self._optional(BACKUP_JOBS, self._latest_job(name, "FAILED"), errors),
+            self._optional(BACKUP_JOBS, lambda: self._latest_job(name, "COMPLETED"), errors),
+            self._optional(BACKUP_JOBS, lambda: self._latest_job(name, "FAILED"), errors),
         )
         backup_task = _backup_task(task) if task else None
         history_known = self._supported.get(BACKUP_JOBS, False)
@@ -280,7 +285,7 @@ class ObshellSource:
     async def _restores(
         self, tenants: list[m.TenantOverview], now: float, errors: list[PollError]
     ) -> tuple[Restore, ...]:
-        listed = await self._optional(RESTORE_TASKS, self._restore_tasks(), errors)
+        listed = await self._optional(RESTORE_TASKS, self._restore_tasks, errors)
         if listed is not None:
             newest: dict[str, tuple[m.RestoreInfo, tzinfo]] = {}
             for task, tz in listed:
