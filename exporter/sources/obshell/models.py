@@ -8,7 +8,7 @@ depends on the target's config, and SCNs stay Python ints so they are exact.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -255,15 +255,3 @@ TenantOverviews = Contents[TenantOverview]
 ArchiveLogTasks = Contents[ArchiveLogTask]
 BackupJobPage = PagedContents[BackupJob]
 RestoreTaskPage = PagedContents[RestoreTask]
-
-
-def error_envelope(
-    status: int, err_code: str | None, message: str, code: int | None = None
-) -> dict[str, Any]:
-    """Build an obshell error envelope body (used by the simulator and by test servers)."""
-    error: dict[str, Any] = {"message": message}
-    if err_code is not None:
-        error["errCode"] = err_code
-    if code:
-        error["code"] = code
-    return {"successful": False, "status": status, "error": error}
