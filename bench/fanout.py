@@ -9,19 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
 import httpx
 
-from bench.fleet import agent_url
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+from bench.fleet import agent_url, process_cpu
 
 
 async def _round(urls: list[str], concurrency: int, get: Callable[[str], Awaitable[None]]) -> None:
@@ -52,9 +46,9 @@ async def _measure(client: str, urls: list[str], concurrency: int) -> dict[str, 
         close = http.aclose
     try:
         await _round(urls, concurrency, get)
-        cpu, wall = _cpu(), time.monotonic()
+        cpu, wall = process_cpu(), time.monotonic()
         await _round(urls, concurrency, get)
-        return {"wall": time.monotonic() - wall, "cpu": _cpu() - cpu, "requests": len(urls)}
+        return {"wall": time.monotonic() - wall, "cpu": process_cpu() - cpu, "requests": len(urls)}
     finally:
         await close()
 

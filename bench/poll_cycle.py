@@ -14,14 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.fleet import write_config
+from bench.fleet import process_cpu, write_config
 from exporter.config import load_config
 from exporter.poller import Poller
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 async def _measure(config: Path) -> dict[str, float]:
@@ -29,9 +24,9 @@ async def _measure(config: Path) -> dict[str, float]:
     try:
         await poller.poll_all_once()
         requests_before = sum(sum(r.stats.requests.values()) for r in poller.runners.values())
-        cpu, wall = _cpu(), time.monotonic()
+        cpu, wall = process_cpu(), time.monotonic()
         results = await poller.poll_all_once()
-        wall, cpu = time.monotonic() - wall, _cpu() - cpu
+        wall, cpu = time.monotonic() - wall, process_cpu() - cpu
         requests = (
             sum(sum(r.stats.requests.values()) for r in poller.runners.values()) - requests_before
         )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import resource
 import time
 from urllib.parse import urlsplit
 
@@ -18,12 +17,7 @@ from obshell import ClientSet, OBShellHandleError
 from obshell.auth.password import PasswordAuth
 from obshell.service.client_v1 import ClientV1
 
-from bench.fleet import PASSWORD
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+from bench.fleet import PASSWORD, process_cpu
 
 
 def _poll(client: ClientV1) -> int:
@@ -52,9 +46,13 @@ def main() -> None:
         for _ in range(args.targets)
     ]
     _poll(clients[0])  # warm-up: key and connection
-    cpu, wall = _cpu(), time.monotonic()
+    cpu, wall = process_cpu(), time.monotonic()
     requests = sum(_poll(client) for client in clients)
-    print(json.dumps({"wall": time.monotonic() - wall, "cpu": _cpu() - cpu, "requests": requests}))
+    print(
+        json.dumps(
+            {"wall": time.monotonic() - wall, "cpu": process_cpu() - cpu, "requests": requests}
+        )
+    )
 
 
 if __name__ == "__main__":

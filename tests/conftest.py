@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -76,6 +77,13 @@ def obshell(httpserver: HTTPServer) -> Iterator[ObshellStub]:
     stub = ObshellStub(httpserver, password=PASSWORD)
     standard_routes(stub)
     yield stub
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def write_config(tmp_path: Path, body: str) -> Path:

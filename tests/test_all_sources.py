@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -15,15 +14,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.simulator import Simulator
-from tests.conftest import samples, value, write_config
+from tests.conftest import free_port, samples, value, write_config
 
 PASSWORD = "sim-root-password"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -75,7 +68,7 @@ def _series(exposition: str) -> Counter[tuple[str, frozenset[tuple[str, str]]]]:
 async def test_one_process_one_metrics_page_for_all_three_sources(
     simulator: Simulator, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "exporter", "--config.file", str(_config(simulator, tmp_path)),
         "--web.listen-address", f"127.0.0.1:{port}",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,23 +12,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import obshell_config, run_cli, samples, value
+from tests.conftest import free_port, obshell_config, run_cli, samples, value
 from tests.obshell_stub import ObshellStub
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Exporter:
     """An exporter process on loopback, stopped at the end of the test."""
 
     def __init__(self, config: Path, *extra: str, scheme: str = "http", **client: object) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "exporter", "--config.file", str(config),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from exporter.config import load_config
 from exporter.exposition import render
 from exporter.poller import Poller
 from exporter.simulator import Simulator
-from tests.conftest import samples, value
+from tests.conftest import free_port, samples, value
 
 PASSWORD = "sim-root-password"
 
@@ -180,14 +179,8 @@ async def test_agents_older_than_4_3_1_lack_routes_without_errors(
     assert value(parsed, "oceanbase_backup_exporter_target_up") == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_demo_serves_live_metrics() -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "exporter", "--demo", "--web.listen-address", f"127.0.0.1:{port}"],
         stderr=subprocess.PIPE, text=True,

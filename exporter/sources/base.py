@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -54,3 +55,11 @@ def parametrized(generic: Any, model: type[Any]) -> Any:
     """`generic[model]` made once: pydantic builds a class per subscription (~50 µs), too
     much to pay on every upstream response."""
     return generic[model]
+
+
+def json_or_none(body: bytes) -> Any:
+    """The body as JSON, or None when it is not JSON (or nests deeper than Python's stack)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None

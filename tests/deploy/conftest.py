@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import samples
+from tests.conftest import free_port, samples
 from tests.deploy.dockerfile import DockerIgnore, stages
-from tests.monitoring.stack import LOOPBACK, Process, free_port, wait_for
+from tests.monitoring.stack import LOOPBACK, Process, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"

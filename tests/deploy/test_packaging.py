@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 import exporter
-from tests.conftest import samples, value
+from tests.conftest import free_port, samples, value
 from tests.deploy.conftest import DOCKERFILE, ROOT, Fleet
 from tests.deploy.dockerfile import DockerIgnore, env, stages
 from tests.deploy.image import (
@@ -33,7 +33,7 @@ from tests.deploy.image import (
     final_stage,
     healthcheck,
 )
-from tests.monitoring.stack import LOOPBACK, free_port, http_ok, wait_for
+from tests.monitoring.stack import LOOPBACK, http_ok, wait_for
 
 
 @pytest.fixture

@@ -32,9 +32,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import samples, value
+from tests.conftest import free_port, samples, value
 from tests.deploy.conftest import ROOT, Fleet
-from tests.monitoring.stack import LOOPBACK, free_port, http_ok, wait_for
+from tests.monitoring.stack import LOOPBACK, http_ok, wait_for
 
 SYSTEMD = ROOT / "deploy" / "systemd"
 UNIT = SYSTEMD / "oceanbase-backup-exporter.service"

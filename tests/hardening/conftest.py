@@ -8,7 +8,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,18 +23,11 @@ from exporter.config import load_config
 from exporter.exposition import render
 from exporter.poller import Poller
 from exporter.simulator import Simulator
-from tests.conftest import samples
+from tests.conftest import free_port, samples
 from tests.hardening.raw_agent import RawAgent
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 PASSWORD = "hardening-root-pass"
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (right now)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rendered(poller: Poller, now: float | None = None) -> Samples:

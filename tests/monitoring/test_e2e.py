@@ -26,17 +26,10 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import free_port
 from tests.monitoring import artifacts
 from tests.monitoring.artifacts import ALL, PROMETHEUS, SOURCES
-from tests.monitoring.stack import (
-    LOOPBACK,
-    Process,
-    PrometheusAPI,
-    Webhook,
-    free_port,
-    http_ok,
-    wait_for,
-)
+from tests.monitoring.stack import LOOPBACK, Process, PrometheusAPI, Webhook, http_ok, wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,6 @@ PollError (and so into the log), with the request id to quote to support.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -16,7 +15,7 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ValidationError
 
-from exporter.sources.base import parametrized
+from exporter.sources.base import json_or_none, parametrized
 from exporter.sources.cloud.models import Envelope
 from exporter.sources.errors import PollError, shape_problem
 from exporter.sources.http import Response, UpstreamHTTP
@@ -48,7 +47,7 @@ class CloudClient:
 
 def decode(route: str, response: Response, model: type[M]) -> M:
     """Judge one Cloud answer: its data, or a PollError saying why not."""
-    body = _json(response.body)
+    body = json_or_none(response.body)
     envelope = body if isinstance(body, dict) else {}
     status = response.status
     failed = envelope.get("success") is False or "errorCode" in envelope
@@ -78,10 +77,3 @@ def _failure(envelope: Mapping[str, Any]) -> str:
     request_id = envelope.get("requestId")
     suffix = f" (requestId {str(request_id)[:64]})" if request_id else ""
     return f"{code}: {message}{suffix}"
-
-
-def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
-        return None

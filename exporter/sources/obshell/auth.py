@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from pydantic import ValidationError
 from yarl import URL
 
-from exporter.sources.base import parametrized
+from exporter.sources.base import json_or_none, parametrized
 from exporter.sources.errors import PollError, shape_problem
 from exporter.sources.http import Fetch, Response
 from exporter.sources.obshell.models import AgentSecret, AgentStatus, Envelope
@@ -169,7 +169,7 @@ def _learn_key(info: Response, secret: Response) -> NodeKey:
 def _data(response: Response, route: str, model: type[_M]) -> _M:
     if response.status != 200:
         raise PollError("http_status", route, f"HTTP {response.status}")
-    document = _json(response.body)
+    document = json_or_none(response.body)
     if not isinstance(document, dict):
         raise PollError("decode", route, "response is not a JSON object")
     try:
@@ -181,17 +181,10 @@ def _data(response: Response, route: str, model: type[_M]) -> _M:
     return envelope.data
 
 
-def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
-        return None
-
-
 def _is_decrypt_failure(response: Response) -> bool:
     if response.status != 401:
         return False
-    document = _json(response.body)
+    document = json_or_none(response.body)
     error = document.get("error") if isinstance(document, dict) else None
     if not isinstance(error, dict):
         return False

@@ -7,15 +7,14 @@ version does not have, and `PollError` with a reason for everything else.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from pydantic import BaseModel, ValidationError
 
-from exporter.sources.base import parametrized
-from exporter.sources.errors import PollError
+from exporter.sources.base import json_or_none, parametrized
+from exporter.sources.errors import PollError, shape_problem
 from exporter.sources.http import Response, UpstreamHTTP
 from exporter.sources.obshell.models import Envelope
 
@@ -101,7 +100,7 @@ def _decode(route: str, response: Response, model: type[M]) -> Envelope[M] | Non
         else:
             if fast.successful and fast.data is not None:
                 return fast
-    body = _json(response.body)
+    body = json_or_none(response.body)
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}
     err_code = error.get("errCode")
@@ -133,17 +132,10 @@ def _decode(route: str, response: Response, model: type[M]) -> Envelope[M] | Non
     try:
         envelope: Envelope[M] = parametrized(Envelope, model).model_validate(body)
     except ValidationError as exc:
-        raise PollError("decode", route, _shape_problem(exc)) from exc
+        raise PollError("decode", route, shape_problem(exc)) from exc
     if envelope.data is None:
         raise PollError("decode", route, "response has no data")
     return envelope
-
-
-def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
-        return None
 
 
 def _is_unknown_route(status: int, body: Any, message: str) -> bool:
@@ -158,10 +150,3 @@ def _is_unknown_route(status: int, body: Any, message: str) -> bool:
 def _old_tenant_missing(error: Mapping[str, Any], message: str) -> bool:
     """Before 4.3.1: `code` 1001 "Illegal argument: tenant x not found"."""
     return error.get("code") == 1001 and message.endswith("not found")
-
-
-def _shape_problem(exc: ValidationError) -> str:
-    """Where the JSON differs from what we expect, without echoing its values."""
-    first = exc.errors(include_input=False, include_url=False)[0]
-    where = ".".join(str(part) for part in first["loc"])
-    return f"unexpected response shape at {where}: {first['msg']} ({exc.error_count()} problems)"

@@ -7,14 +7,13 @@ no `WWW-Authenticate`, so the status alone says `auth`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from exporter.sources.base import parametrized
+from exporter.sources.base import json_or_none, parametrized
 from exporter.sources.errors import PollError, shape_problem
 from exporter.sources.http import Response, UpstreamHTTP
 from exporter.sources.ocp.models import Envelope
@@ -48,7 +47,7 @@ class OcpClient:
 
 def decode(route: str, response: Response, model: type[M]) -> Answer[M]:
     """Judge one OCP answer: its data, or a PollError saying why not."""
-    body = _json(response.body)
+    body = json_or_none(response.body)
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}
     detail = f"{error.get('code', '')}: {str(error.get('message', ''))[:MESSAGE_LIMIT]}"
@@ -70,10 +69,3 @@ def decode(route: str, response: Response, model: type[M]) -> Answer[M]:
     if envelope.data is None:
         raise PollError("decode", route, "response has no data")
     return Answer(envelope.data, envelope.timestamp)
-
-
-def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
-        return None
