@@ -66,9 +66,9 @@ def _secret_reader(secret: Secret | None) -> Callable[[], str]:
 def build_source(target: Target, http: Callable[[Auth | None], UpstreamHTTP]) -> Source:
     """The source object for a target; the one place that maps `source:` to code."""
     if isinstance(target, ObshellTarget):
-        agent = target.agent_password
+        root, agent = target.password, target.agent_password
         auth = HybridAuth(
-            password=_secret_reader(target.password),
+            password=root.read if root is not None else None,
             agent_password=agent.read if agent is not None else None,
         )
         return ObshellSource(target, http(auth))

@@ -43,6 +43,6 @@ class AsHttpxAuth(httpx.Auth):
         response = yield request
         await response.aread()
         first = Response(response.status_code, response.headers, response.content)
-        if self._auth.retry(url, first):
+        if await self._auth.retry(url, first, self._fetch):
             await self._sign(request, url, added)
             yield request

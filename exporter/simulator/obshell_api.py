@@ -193,14 +193,18 @@ def _match(method: str, path: str, version: str) -> tuple[Route | None, str]:
 
 def _info(call: Call) -> Reply:
     cluster = call.cluster
+    release = versions.parse_version(cluster.version)
+    agent_password = versions.has_agent_password(cluster.version)
     return FullAgentStatus(
         version=cluster.version,
         identity=IDENTITY,
-        security=cluster.agent_password is not None,
+        security=cluster.agent_password is not None if agent_password else None,
+        isObproxyAgent=False if agent_password else None,
         supportedAuth=["v2"] if versions.lists_supported_auth(cluster.version) else None,
         pid=10_000 + cluster.index,
         startAt=int(cluster.started_at * 1e9),
-        obVersion=cluster.ob_version,
+        obVersion=cluster.ob_version if release >= versions.INFO_OB_VERSION_SINCE else None,
+        architecture="x86_64" if release >= versions.INFO_ARCHITECTURE_SINCE else None,
         ip=cluster.ip,
         port=cluster.port,
     )

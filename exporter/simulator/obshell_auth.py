@@ -1,10 +1,11 @@
 """Server side of obshell's hybrid encryption: what `HeaderDecrypt`, `BodyDecrypt` and `Verify` do.
 
-v2 (4.2.3+): `X-OCS-Agent-Header` (preferred) or `X-OCS-Header` holds base64 of the JSON header
-`{Auth, Ts, Uri, Keys}` encrypted with the agent's RSA key in key-size blocks (PKCS#1 v1.5).
-Go's encoding/json matches keys case-insensitively (the SDK sends `auth`, our exporter `Auth`),
-the last duplicate wins, and `Ts` must be a JSON string. A header is decrypted on every route;
-only protected routes require one. v1 (4.2.2): `X-OCS-Auth`, JSON `{password, ts}`.
+v2 (4.2.3+): `X-OCS-Agent-Header` (preferred, read from 4.2.6 only) or `X-OCS-Header` holds
+base64 of the JSON header `{Auth, Ts, Uri, Keys}` encrypted with the agent's RSA key in key-size
+blocks (PKCS#1 v1.5). Go's encoding/json matches keys case-insensitively (the SDK sends `auth`,
+our exporter `Auth`), the last duplicate wins, and `Ts` must be a JSON string. A header is
+decrypted on every route; only protected routes require one. v1 (4.2.2): `X-OCS-Auth`, JSON
+`{password, ts}`. The errors each version answers are in obshell_errors.
 """
 
 from __future__ import annotations
@@ -60,31 +61,34 @@ def authenticate(
     `target` is the raw request target (path and query as sent), `received` the host's Unix
     time when the request arrived: clients sign `Ts` with their real clocks.
     """
-    if not versions.speaks_v2(cluster.version):
+    version = cluster.version
+    if not versions.speaks_v2(version):
         return _authenticate_v1(cluster, headers, received) if protected else None
-    agent_value = headers.get(OCS_AGENT_HEADER, "")
+    # Before 4.2.6 the agent header does not exist: it is not even decrypted.
+    agent_value = headers.get(OCS_AGENT_HEADER, "") if versions.has_agent_password(version) else ""
     value = agent_value or headers.get(OCS_HEADER, "")
     header = None
     if value:
         try:
             header = decode_header(cluster, value)
         except HeaderError as exc:
-            return errors.decrypt_failed(str(exc))
+            return errors.decrypt_failed(str(exc), version)
     if header is not None and body:
-        failure = _check_body(header.keys, body)
+        failure = _check_body(header.keys, body, version)
         if failure is not None:
             return failure
     if not protected:
         return None
     if header is None:
-        return errors.header_not_found()
+        return errors.header_not_found(version)
     if header.uri != target:
-        return errors.uri_mismatch()
+        return errors.uri_mismatch(version)
     if agent_value:
         if cluster.agent_password is None:
-            return errors.agent_password_not_set()
-        return _verify(header, cluster.agent_password, received, errors.incorrect_agent_password())
-    return _verify(header, cluster.password, received, errors.incorrect_password())
+            return errors.agent_password_not_set(version)
+        wrong = errors.incorrect_agent_password(version)
+        return _verify(header, cluster.agent_password, received, wrong, version)
+    return _verify(header, cluster.password, received, errors.incorrect_password(version), version)
 
 
 def decode_header(cluster: Cluster, value: str) -> HttpHeader:
@@ -138,31 +142,37 @@ def _decrypt_json(cluster: Cluster, value: str) -> list[tuple[str, Any]]:
 
 
 def _verify(
-    header: HttpHeader, expected: str, received: int, wrong: ObshellError
+    header: HttpHeader, expected: str, received: int, wrong: ObshellError, version: str
 ) -> ObshellError | None:
     if header.auth:
         if not _INTEGER.fullmatch(header.ts):
-            return errors.timestamp_invalid(header.ts)
+            return errors.timestamp_invalid(header.ts, version)
         if received > int(header.ts):
-            return errors.expired()
+            return errors.expired(version)
     return None if header.auth == expected else wrong
 
 
-def _check_body(keys: bytes, body: bytes) -> ObshellError | None:
+def _check_body(keys: bytes, body: bytes, version: str) -> ObshellError | None:
     if not keys:
-        return errors.body_error("Request.Body.Decrypt.AES.NoKey", "No key for AES")
+        return errors.body_error(
+            "Request.Body.Decrypt.AES.NoKey", "No key for AES", version=version
+        )
     if len(keys) != 32:
         return errors.body_error(
-            "Request.Body.Decrypt.AES.KeyAndIv.Invalid", "AES key and IV size error"
+            "Request.Body.Decrypt.AES.KeyAndIv.Invalid",
+            "AES key and IV size error",
+            version=version,
         )
     try:
         ciphertext = base64.b64decode(body, validate=True)
     except binascii.Error as exc:
-        return errors.body_error("Common.Unauthorized", f"illegal base64 data: {exc}", status=401)
+        message = f"illegal base64 data: {exc}"
+        return errors.body_error("Common.Unauthorized", message, status=401, version=version)
     if len(ciphertext) % 16:
         return errors.body_error(
             "Request.Body.Decrypt.AES.ContentLength.Invalid",
             "Decrypted string length is not a multiple of the block size",
+            version=version,
         )
     decryptor = Cipher(algorithms.AES(keys[:16]), modes.CBC(keys[16:])).decryptor()
     unpadder = padding.PKCS7(128).unpadder()
@@ -179,7 +189,7 @@ def _authenticate_v1(
     cluster: Cluster, headers: Mapping[str, str], received: int
 ) -> ObshellError | None:
     value = headers.get(OCS_AUTH_V1, "")
-    failure = errors.incorrect_password()  # rendered as 4.2.2's 401 "Verification failed"
+    failure = errors.incorrect_password(cluster.version)  # rendered as a 401 code 10008
     if not value:
         return failure
     try:

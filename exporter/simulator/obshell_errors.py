@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from exporter.simulator import versions
 from exporter.sources.obshell.models import ApiError
 
 UNAUTHORIZED = 10008
@@ -36,8 +37,28 @@ class ObshellError:
         return status, ApiError(code=code, message=message)
 
 
-def _auth(err_code: str, message: str, code: int = UNAUTHORIZED) -> ObshellError:
-    return ObshellError(401, err_code, message, code)
+def _auth(
+    err_code: str,
+    message: str,
+    detail: str,
+    version: str | None,
+    code: int | None = UNAUTHORIZED,
+) -> ObshellError:
+    """An auth failure; before 4.3.1 every one is 401 code 10008, told apart only by `detail`."""
+    return ObshellError(401, err_code, message, code, legacy=_unauthorized(version, detail))
+
+
+def _unauthorized(version: str | None, detail: str) -> tuple[int, int, str]:
+    """`ErrUnauthorized` of agents before 4.3.1: 4.2.3 had no text for it and sends its i18n
+    key; 4.2.4 and 4.2.5 say "Verification failed"; 4.2.6 to 4.3.0 add what went wrong."""
+    if version is None:
+        return _VERIFICATION_FAILED
+    release = versions.parse_version(version)
+    if release < versions.UNAUTHORIZED_TEXT_SINCE:
+        return 401, UNAUTHORIZED, "err.unauthorized"
+    if release < versions.AGENT_PASSWORD_SINCE:
+        return _VERIFICATION_FAILED
+    return 401, UNAUTHORIZED, f"Verification failed: {detail}"
 
 
 def unknown_route() -> ObshellError:
@@ -60,70 +81,98 @@ def unexpected() -> ObshellError:
     )
 
 
-def header_not_found() -> ObshellError:
+def header_not_found(version: str | None = None) -> ObshellError:
     """A protected route called without `X-OCS-Header` or `X-OCS-Agent-Header`."""
     return ObshellError(
         400,
         "Request.Header.NotFound",
         "X-OCS-Agent-Header or X-OCS-Header not found in http request header",
+        legacy=_unauthorized(version, "header not found"),
     )
 
 
-def decrypt_failed(detail: str) -> ObshellError:
-    """The header is not base64, not decryptable with the agent's key, or not the right JSON."""
+def decrypt_failed(detail: str, version: str | None = None) -> ObshellError:
+    """The header is not base64, not decryptable with the agent's key, or not the right JSON.
+
+    4.3.1 gave it an errCode of its own (before: the 10008 of a wrong password); the numeric
+    `code` 1 beside it only from 4.4.2.
+    """
+    with_code = version is None or versions.parse_version(version) >= (
+        versions.DECRYPT_FAILED_CODE_SINCE
+    )
     return _auth(
         "Security.Authentication.Header.DecryptFailed",
         f"Decrypt http header failed: {detail}",
-        code=1,
+        "header decrypt failed",
+        version,
+        code=1 if with_code else None,
     )
 
 
-def uri_mismatch() -> ObshellError:
+def uri_mismatch(version: str | None = None) -> ObshellError:
     """The signed `Uri` is not the request target."""
-    return _auth("Security.Authentication.Header.UriMismatch", "URI mismatch")
+    return _auth(
+        "Security.Authentication.Header.UriMismatch", "URI mismatch", "uri mismatch", version
+    )
 
 
-def expired() -> ObshellError:
+def expired(version: str | None = None) -> ObshellError:
     """The signed `Ts` (an expiry) has passed."""
-    return _auth("Security.Authentication.Expired", "Unauthorized: Authentication expired")
+    return _auth(
+        "Security.Authentication.Expired",
+        "Unauthorized: Authentication expired",
+        "auth expired",
+        version,
+    )
 
 
-def timestamp_invalid(ts: str) -> ObshellError:
+def timestamp_invalid(ts: str, version: str | None = None) -> ObshellError:
     """`Ts` is not a decimal integer."""
     detail = f'strconv.ParseInt: parsing "{ts}": invalid syntax'
     return _auth(
         "Security.Authentication.Timestamp.Invalid",
         f"Unauthorized: Invalid timestamp: {ts}, err: {detail}",
+        detail,
+        version,
     )
 
 
-def incorrect_password() -> ObshellError:
-    """The root@sys password in `X-OCS-Header` is wrong."""
+def incorrect_password(version: str | None = None) -> ObshellError:
+    """The root@sys password in `X-OCS-Header` is wrong (the agent's MySQL login was denied)."""
     return _auth(
         "Security.Authentication.IncorrectOceanbasePassword",
         "Unauthorized: OceanBase password is incorrect",
+        "access denied",
+        version,
     )
 
 
-def incorrect_agent_password() -> ObshellError:
+def incorrect_agent_password(version: str | None = None) -> ObshellError:
     """The agent password in `X-OCS-Agent-Header` is wrong."""
     return _auth(
         "Security.Authentication.IncorrectAgentPassword",
         "Unauthorized: Agent password is incorrect",
+        "access denied: agent password is incorrect",
+        version,
     )
 
 
-def agent_password_not_set() -> ObshellError:
-    """`X-OCS-Agent-Header` sent to an agent that has no agent password."""
+def agent_password_not_set(version: str | None = None) -> ObshellError:
+    """`X-OCS-Agent-Header` sent to a 4.2.6+ agent that has no agent password."""
     return _auth(
         "Security.Authentication.WithOceanBasePassword",
         "Unauthorized: Should use oceanbase_password to verify: agent password is not initialized",
+        "agent password is not initialized, use oceanbase password to verify",
+        version,
     )
 
 
-def body_error(err_code: str, message: str, status: int = 500) -> ObshellError:
+def body_error(
+    err_code: str, message: str, status: int = 500, version: str | None = None
+) -> ObshellError:
     """The AES body could not be decrypted (wrapped in Common.Unauthorized, kind kept)."""
-    return ObshellError(status, err_code, f"Unauthorized: {message}")
+    legacy = _unauthorized(version, "body decrypt failed")
+    return ObshellError(status, err_code, f"Unauthorized: {message}", legacy=legacy)
 
 
 def sys_not_allowed() -> ObshellError:

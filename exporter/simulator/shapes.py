@@ -38,18 +38,18 @@ class FullTenantOverview(TenantOverview):
 
 
 class FullAgentStatus(AgentStatus):
-    """`meta.AgentStatus` of `GET /api/v1/info`."""
+    """`meta.AgentStatus` of `GET /api/v1/info`; None marks a field the version lacks."""
 
     pid: int = 0
     state: int = 2  # running
     startAt: int = 0  # UnixNano
     homePath: str = "/home/admin/oceanbase"
-    obVersion: str = ""
-    architecture: str = "x86_64"
+    obVersion: str | None = None  # from 4.2.4
+    architecture: str | None = None  # from 4.3.0
     ip: str = ""
     port: int = 0
     zone: str = "zone1"
-    isObproxyAgent: bool = False
+    isObproxyAgent: bool | None = None  # from 4.2.6, with `security`
 
 
 class AgentInstance(UpstreamModel):

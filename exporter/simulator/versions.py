@@ -10,6 +10,15 @@ SUPPORTED_AUTH_SINCE: Version = (4, 2, 5, 0)
 ERR_CODE_SINCE: Version = (4, 3, 1, 0)
 EXTENDED_BACKUP_ROUTES_SINCE: Version = (4, 3, 2, 0)
 RSA_1024_SINCE: Version = (4, 4, 2, 0)
+# Auth (see shared/research/upstream-fidelity.md): the i18n text of code 10008 came with 4.2.4
+# (4.2.3 answers its message key), its detail, the agent password and `security` with 4.2.6,
+# the numeric code 1 beside DecryptFailed with 4.4.2.
+UNAUTHORIZED_TEXT_SINCE: Version = (4, 2, 4, 0)
+AGENT_PASSWORD_SINCE: Version = (4, 2, 6, 0)
+DECRYPT_FAILED_CODE_SINCE: Version = (4, 4, 2, 0)
+# Fields `/api/v1/info` (meta.AgentStatus) gained: obVersion, then architecture.
+INFO_OB_VERSION_SINCE: Version = (4, 2, 4, 0)
+INFO_ARCHITECTURE_SINCE: Version = (4, 3, 0, 0)
 
 
 def parse_version(text: str) -> Version:
@@ -35,3 +44,8 @@ def has_err_codes(version: str) -> bool:
 def lists_supported_auth(version: str) -> bool:
     """True from 4.2.5, whose `/api/v1/info` lists `supportedAuth`."""
     return parse_version(version) >= SUPPORTED_AUTH_SINCE
+
+
+def has_agent_password(version: str) -> bool:
+    """True from 4.2.6: `X-OCS-Agent-Header` is read and `/api/v1/info` has `security`."""
+    return parse_version(version) >= AGENT_PASSWORD_SINCE

@@ -89,11 +89,11 @@ class Auth(Protocol):
         """
         ...
 
-    def retry(self, url: URL, response: Response) -> bool:
+    async def retry(self, url: URL, response: Response, fetch: Fetch) -> bool:
         """Whether the first answer to `url` calls for one more, newly signed, attempt.
 
-        Called once per request at most; the auth updates what it knows (a new challenge, a
-        key to forget) before saying yes.
+        Called with every request's first answer, once; the auth updates what it knows (a new
+        challenge, a key to forget or, through `fetch`, to look up again) before saying yes.
         """
         ...
 
@@ -180,7 +180,7 @@ class UpstreamHTTP:
             return await self._exchange(url, headers)
         signed = await auth.headers("GET", url, self._fetch)
         response = await self._exchange(url, {**headers, **signed})
-        if auth.retry(url, response):
+        if await auth.retry(url, response, self._fetch):
             signed = await auth.headers("GET", url, self._fetch)
             response = await self._exchange(url, {**headers, **signed})
         return response

@@ -85,7 +85,8 @@ async def test_v1_on_a_4_2_2_agent(sim: Simulator) -> None:
     assert "supportedAuth" not in info
     assert passed.status_code == 200
     assert refused.status_code == 401
-    assert error_of(refused) == {"code": 10008, "message": "Verification failed"}
+    # 4.2.3 (the oldest source published) has no text for code 10008 and sends its i18n key.
+    assert error_of(refused) == {"code": 10008, "message": "err.unauthorized"}
     assert unknown.status_code == 400  # backup routes came with 4.2.4
     assert error_of(unknown) == {"code": 1000, "message": "Bad request: 404 not found"}
 
@@ -106,12 +107,53 @@ async def test_agent_password_header(start_simulator: StartSimulator) -> None:
     assert error_of(refused)["errCode"] == "Security.Authentication.IncorrectAgentPassword"
 
 
-async def test_agent_header_without_an_agent_password(sim: Simulator) -> None:
-    async with signed_client(sim.base_url, agent_password=lambda: "anything") as client:
-        response = await client.get(OB_INFO)
+@pytest.mark.parametrize(
+    ("version", "error"),
+    [
+        ("4.2.5.0", {"code": 10008, "message": "Verification failed"}),  # header ignored
+        (
+            "4.3.0.0",
+            {
+                "code": 10008,
+                "message": "Verification failed: agent password is not initialized,"
+                " use oceanbase password to verify",
+            },
+        ),
+        (
+            "4.3.2.0",
+            {
+                "code": 10008,
+                "errCode": "Security.Authentication.WithOceanBasePassword",
+                "message": "Unauthorized: Should use oceanbase_password to verify:"
+                " agent password is not initialized",
+            },
+        ),
+    ],
+)
+async def test_agent_header_to_an_agent_without_an_agent_password(
+    sim: Simulator, version: str, error: dict[str, Any]
+) -> None:
+    sim.world.clusters[0].version = version
+    header = sign(sim, fields(password="anything"))
+
+    response = await raw_get(sim, OB_INFO, **{"X-OCS-Agent-Header": header})
 
     assert response.status_code == 401
-    assert error_of(response)["errCode"] == "Security.Authentication.WithOceanBasePassword"
+    assert error_of(response) == error
+
+
+async def test_agent_header_is_ignored_before_4_2_6(start_simulator: StartSimulator) -> None:
+    sim = await start_simulator(agent_password="agent-pass")
+    sim.world.clusters[0].version = "4.2.5.0"
+    agent_header = sign(sim, fields(password="agent-pass"))
+    both = {"X-OCS-Agent-Header": "not even base64", "X-OCS-Header": sign(sim, fields())}
+
+    alone = await raw_get(sim, OB_INFO, **{"X-OCS-Agent-Header": agent_header})
+    beside_the_root_header = await raw_get(sim, OB_INFO, **both)
+
+    assert alone.status_code == 401
+    assert error_of(alone) == {"code": 10008, "message": "Verification failed"}
+    assert beside_the_root_header.status_code == 200
 
 
 async def test_wrong_password(sim: Simulator) -> None:
@@ -208,7 +250,7 @@ async def test_missing_header(sim: Simulator) -> None:
     assert error_of(modern)["errCode"] == "Request.Header.NotFound"
     assert "data" not in modern.json()
     assert legacy.status_code == 401
-    assert error_of(legacy) == {"code": 10008, "message": "Verification failed"}
+    assert error_of(legacy) == {"code": 10008, "message": "Verification failed: header not found"}
 
 
 def encrypt_body(plaintext: bytes) -> tuple[bytes, bytes]:

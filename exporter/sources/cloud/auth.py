@@ -93,7 +93,7 @@ class CloudDigestAuth:
         parts += ["qop=auth", f"nc={nc}", f'cnonce="{cnonce}"']
         return {"Authorization": "Digest " + ", ".join(parts)}
 
-    def retry(self, url: URL, response: Response) -> bool:
+    async def retry(self, url: URL, response: Response, fetch: Fetch) -> bool:
         """On a 401 with a Digest challenge, remember it and answer it."""
         if response.status != 401:
             return False

@@ -75,7 +75,7 @@ class AgentStatus(UpstreamModel):
 
     version: str = ""
     identity: str = ""
-    security: bool = False
+    security: bool | None = None  # whether it has an agent password; absent before 4.2.6
     supportedAuth: list[str] | None = None
 
 

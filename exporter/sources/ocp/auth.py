@@ -41,7 +41,7 @@ class OcpBasicAuth:
         credentials = f"{self._username}:{self._password()}".encode()
         return {"Authorization": "Basic " + base64.b64encode(credentials).decode("ascii")}
 
-    def retry(self, url: URL, response: Response) -> bool:
+    async def retry(self, url: URL, response: Response, fetch: Fetch) -> bool:
         """Never: a refused password stays refused."""
         return False
 
@@ -92,6 +92,6 @@ class OcpSignatureAuth:
         headers["Authorization"] = f"{SCHEME} {self._access_key_id}:{signed}"
         return headers
 
-    def retry(self, url: URL, response: Response) -> bool:
+    async def retry(self, url: URL, response: Response, fetch: Fetch) -> bool:
         """Never: a refused signature stays refused."""
         return False
