@@ -8,7 +8,7 @@
   (obshell's /backup/log/tasks leaves them out while /backup/info keeps their checkpoint and
   a growing delay); the others archive normally.
 - `full-failing`: FULL backups fail while the incrementals succeed (for two days on the first
-  tenant, five on the second); the third takes its backups PLUS ARCHIVELOG and its next job
+  tenant, six on the second); the third takes its backups PLUS ARCHIVELOG and its next job
   waits as INIT with a NULL start time.
 
 Every timestamp these worlds hold at their start is in the past.
@@ -37,9 +37,9 @@ SCENARIOS = ("versions", "archive-stopped", "full-failing")
 DEFAULT_VERSION = "4.4.2.0"
 TENANT_NAMES = ("app", "pay", "crm", "erp", "bi", "oms", "wms", "iam")
 INTERVAL = 6 * HOUR
-HISTORY_RUNS = 28
+HISTORY_RUNS = 40  # ten days of backups every six hours
 STOPPED_STATES = ("INTERRUPTED", "STOP", "SUSPENDING")
-FULL_FAILING_DAYS = (2.0, 5.0)
+FULL_FAILING_DAYS = (2.0, 6.0)
 
 
 def build_world(
