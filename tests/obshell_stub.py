@@ -130,6 +130,9 @@ class ObshellStub:
                 if isinstance(c, dict) and c.get("status") in wanted.split(",")
             ]
             body = {**body, "data": {**data, "contents": keep}}
+            if isinstance(data.get("page"), dict):
+                # obshell counts with the same filter: the total is the filtered one.
+                body["data"]["page"] = {**data["page"], "total_elements": len(keep)}
         return _json(status, body)
 
     def _verify(self, request: Request) -> tuple[int, dict[str, Any]] | None:

@@ -7,7 +7,7 @@
 - `archive-stopped`: the first tenants' archive rounds are INTERRUPTED, STOP and SUSPENDING
   (obshell's /backup/log/tasks leaves them out while /backup/info keeps their checkpoint and
   a growing delay); the others archive normally.
-- `full-failing`: FULL backups fail while the incrementals succeed (for two days on the first
+- `full-failing`: FULL backups fail while the incrementals succeed (for a day on the first
   tenant, six on the second); the third takes its backups PLUS ARCHIVELOG and its next job
   waits as INIT with a NULL start time.
 
@@ -39,7 +39,7 @@ TENANT_NAMES = ("app", "pay", "crm", "erp", "bi", "oms", "wms", "iam")
 INTERVAL = 6 * HOUR
 HISTORY_RUNS = 40  # ten days of backups every six hours
 STOPPED_STATES = ("INTERRUPTED", "STOP", "SUSPENDING")
-FULL_FAILING_DAYS = (2.0, 6.0)
+FULL_FAILING_DAYS = (1.0, 6.0)
 
 
 def build_world(

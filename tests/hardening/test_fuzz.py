@@ -317,7 +317,7 @@ def test_poll_never_raises_whatever_the_agent_answers(
             m.TenantBackupOverview,
             m.TenantBackupInfo,
             m.ArchiveLogTasks,
-            m.RawPage,
+            m.BackupJobPage,
             m.RestoreTaskPage,
             m.RestoreOverview,
         ]

@@ -8,9 +8,9 @@ depends on the target's config, and SCNs stay Python ints so they are exact.
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, OnErrorOmit
 
 from exporter.sources.values import Int
 
@@ -215,10 +215,14 @@ class BackupJob(UpstreamModel):
         return self.backup_type.strip().upper() == "FULL"
 
 
-class RawPage(UpstreamModel):
-    """A page of a list whose rows are parsed one by one: one odd row costs only itself."""
+class BackupJobPage(UpstreamModel):
+    """A page of `GET /api/v1/tenant/:name/backup/tasks`.
 
-    contents: list[Any] = Field(default_factory=list)
+    A row obshell should never send is left out rather than failing the page (one odd row
+    costs only itself); the source compares the rows read with those the page announced.
+    """
+
+    contents: list[OnErrorOmit[BackupJob]] = Field(default_factory=list)
     page: Page | None = None
 
 
