@@ -35,7 +35,7 @@ from exporter.snapshot import HistogramSnapshot, TargetData, TargetHealth, Targe
 from exporter.sources.base import PollResult, Source
 from exporter.sources.cloud.auth import CloudDigestAuth
 from exporter.sources.cloud.source import CloudSource
-from exporter.sources.errors import PollError
+from exporter.sources.errors import MESSAGE_LIMIT, PollError
 from exporter.sources.http import (
     LATENCY_BUCKETS,
     Auth,
@@ -55,6 +55,8 @@ JITTER = 0.1
 # With --probe-only, a target stays polled this many intervals after its last probe.
 PROBE_KEEPALIVE = 3
 REDACT_MIN_LENGTH = 4
+# This many characters in a row of a secret are a leak wherever they show.
+REDACT_WINDOW = 8
 
 
 def _secret_reader(secret: Secret | None) -> Callable[[], str]:
@@ -103,14 +105,18 @@ def credentials_fingerprint(target: Target) -> str:
 
 
 def redact(text: str, target: Target) -> str:
-    """`text` without the target's current secrets, plain or as HTTP basic credentials.
+    """`text` without the target's current secrets, then cut to what a message may show.
 
     Error messages quote what upstreams answer, and an upstream may echo what it was sent: a
-    basic auth header, or a password it decrypted. Values (and cut-off ends of them) under
-    REDACT_MIN_LENGTH are left alone: scrubbing every "ab" would garble messages and hide
-    nothing worth hiding.
+    basic auth header, or a password it decrypted. Each secret goes, plain, in Base64 or as
+    HTTP basic credentials, and so does any REDACT_WINDOW characters of one (a part is a
+    leak too) and a cut-off beginning of one at the end (PollError cuts long messages).
+    Values (and cut-off ends of them) under REDACT_MIN_LENGTH are left alone: scrubbing every
+    "ab" would garble messages and hide nothing worth hiding. The cut to MESSAGE_LIMIT comes
+    last, so that it can never leave part of a secret behind with text after it.
     """
     username = getattr(target, "username", None)
+    spans: list[tuple[int, int]] = []
     for field_name in ("password", "agent_password", "access_key_secret"):
         secret = getattr(target, field_name, None)
         if secret is None:
@@ -121,17 +127,46 @@ def redact(text: str, target: Target) -> str:
             continue
         if len(value) < REDACT_MIN_LENGTH:
             continue
-        forms = [value]
+        forms = [value, base64.b64encode(value.encode()).decode("ascii")]
         if username is not None:
             forms.append(base64.b64encode(f"{username}:{value}".encode()).decode("ascii"))
         for form in forms:
-            text = text.replace(form, "<redacted>")
-            # Sources cut long upstream messages, maybe inside a secret: scrub a cut-off one.
+            spans += _windows_in(text, form)
             for cut in range(len(form) - 1, REDACT_MIN_LENGTH - 1, -1):
                 if text.endswith(form[:cut]):
-                    text = text[:-cut] + "<redacted>"
+                    spans.append((len(text) - cut, len(text)))
                     break
-    return text
+    return _blank_out(text, spans)[:MESSAGE_LIMIT]
+
+
+def _windows_in(text: str, form: str) -> list[tuple[int, int]]:
+    """Where any REDACT_WINDOW characters of `form` (all of it, when shorter) are in `text`."""
+    size = min(REDACT_WINDOW, len(form))
+    found = []
+    for start in range(len(form) - size + 1):
+        window = form[start : start + size]
+        at = text.find(window)
+        while at >= 0:
+            found.append((at, at + size))
+            at = text.find(window, at + 1)
+    return found
+
+
+def _blank_out(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` with each run of overlapping spans replaced by one `<redacted>`."""
+    if not spans:
+        return text
+    out = []
+    kept = 0
+    for start, end in sorted(spans):
+        if start > kept:
+            out.append(text[kept:start])
+            out.append("<redacted>")
+        elif not out:
+            out.append("<redacted>")
+        kept = max(kept, end)
+    out.append(text[kept:])
+    return "".join(out)
 
 
 @dataclass
@@ -217,6 +252,11 @@ class TargetRunner:
         else:
             health.auth_failures = 0
             self.next_delay = self.target.interval
+        asked = self.stats.take_retry_after()
+        if asked > self.next_delay:
+            # A 429 or 503 asked us to wait (Retry-After): do, but never so long that the data
+            # goes stale only because we did not ask.
+            self.next_delay = max(self.next_delay, min(asked, self.target.stale_after))
 
     async def run(self, while_probed: bool = False) -> None:
         """Poll on the target's interval (with backoff after auth failures).
