@@ -131,25 +131,57 @@ def redact(text: str, target: Target) -> str:
         if username is not None:
             forms.append(base64.b64encode(f"{username}:{value}".encode()).decode("ascii"))
         for form in forms:
-            spans += _windows_in(text, form)
-            for cut in range(len(form) - 1, REDACT_MIN_LENGTH - 1, -1):
-                if text.endswith(form[:cut]):
-                    spans.append((len(text) - cut, len(text)))
-                    break
+            spans += _runs_of(text, form)
+            cut = _cut_off_beginning(text, form)
+            if cut:
+                spans.append((len(text) - cut, len(text)))
     return _blank_out(text, spans)[:MESSAGE_LIMIT]
 
 
-def _windows_in(text: str, form: str) -> list[tuple[int, int]]:
-    """Where any REDACT_WINDOW characters of `form` (all of it, when shorter) are in `text`."""
+def _runs_of(text: str, form: str) -> list[tuple[int, int]]:
+    """Where `text` holds REDACT_WINDOW or more characters in a row of `form` (all of it, when
+    shorter).
+
+    Such a run holds one of the pieces of half that length that start at a multiple of it in
+    `form`: find those (a few `find`s, not one per window), then grow each hit both ways.
+    """
     size = min(REDACT_WINDOW, len(form))
+    if size < REDACT_WINDOW:
+        return [(at, at + size) for at in _occurrences(text, form)]
+    piece = REDACT_WINDOW // 2
+    spans = []
+    for offset in range(0, len(form) - piece + 1, piece):
+        for at in _occurrences(text, form[offset : offset + piece]):
+            start, first = at, offset
+            while start > 0 and first > 0 and text[start - 1] == form[first - 1]:
+                start, first = start - 1, first - 1
+            end, last = at + piece, offset + piece
+            while end < len(text) and last < len(form) and text[end] == form[last]:
+                end, last = end + 1, last + 1
+            if end - start >= size:
+                spans.append((start, end))
+    return spans
+
+
+def _occurrences(text: str, part: str) -> list[int]:
     found = []
-    for start in range(len(form) - size + 1):
-        window = form[start : start + size]
-        at = text.find(window)
-        while at >= 0:
-            found.append((at, at + size))
-            at = text.find(window, at + 1)
+    at = text.find(part)
+    while at >= 0:
+        found.append(at)
+        at = text.find(part, at + 1)
     return found
+
+
+def _cut_off_beginning(text: str, form: str) -> int:
+    """How many characters at the end of `text` begin `form` (REDACT_MIN_LENGTH or more)."""
+    tail = text[-(len(form) - 1) :]
+    head = form[:REDACT_MIN_LENGTH]
+    start = tail.find(head)
+    while start >= 0:
+        if form.startswith(tail[start:]):
+            return len(tail) - start
+        start = tail.find(head, start + 1)
+    return 0
 
 
 def _blank_out(text: str, spans: list[tuple[int, int]]) -> str:
