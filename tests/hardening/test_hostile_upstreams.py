@@ -267,35 +267,43 @@ async def test_tenant_names_are_one_path_segment_whatever_they_hold(
     assert label_values(parsed, "only", "tenant_name") == {"app", "nl\nx"}
 
 
-async def test_a_no_such_route_for_one_tenant_never_unsupports_the_route(
-    start_simulator: StartSimulator, start_agent: StartAgent, poller_for: PollerFor, tmp_path: Path
-) -> None:
-    sim = await start_simulator(scenario="healthy", clusters=1, tenants=3, seed=3)
-    agent = await start_agent(upstream=sim.base_url)
-    no_route = {
-        "successful": False,
-        "status": 404,
-        "error": {"errCode": "Common.NotFound", "message": "Element not found: 404 not found"},
-    }
-    late_404 = respond(404, json.dumps(no_route).encode())
+def _late(status: int, error: dict[str, str]) -> Behaviour:
+    """An obshell error envelope (no `data` key), sent after the other tenants' answers."""
+    answer = respond(
+        status, json.dumps({"successful": False, "status": status, "error": error}).encode()
+    )
 
-    async def after_the_others(
+    async def behave(
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: Request
     ) -> None:
-        await asyncio.sleep(0.3)  # the other tenants' answers come first
-        await late_404(reader, writer, request)
+        await asyncio.sleep(0.3)
+        await answer(reader, writer, request)
 
-    agent.faults["/obshell/0/api/v1/tenant/pay/backup/info"] = after_the_others
+    return behave
+
+
+async def test_a_404_for_one_tenant_never_unsupports_the_route(
+    start_simulator: StartSimulator, start_agent: StartAgent, poller_for: PollerFor, tmp_path: Path
+) -> None:
+    sim = await start_simulator(scenario="healthy", clusters=2, tenants=3, seed=3)
+    agent = await start_agent(upstream=sim.base_url)
+    # Cluster 0: obshell's "no such route" for pay only (a proxy's doing, say). Cluster 1: a
+    # 4.3.1+ 404 with another errCode: about this tenant, never about the route.
+    no_route = {"errCode": "Common.NotFound", "message": "Element not found: 404 not found"}
+    not_found = {"errCode": "Common.NotFound", "message": "Element not found: tenant"}
+    agent.faults["/obshell/0/api/v1/tenant/pay/backup/info"] = _late(404, no_route)
+    agent.faults["/obshell/1/api/v1/tenant/pay/backup/info"] = _late(404, not_found)
     secret = secret_file(tmp_path)
-    poller = poller_for(
-        write_config(tmp_path, [target_line("c0", f"{agent.url}/obshell/0", secret)])
-    )
+    lines = [target_line(f"c{i}", f"{agent.url}/obshell/{i}", secret) for i in range(2)]
+    poller = poller_for(write_config(tmp_path, lines))
     for _ in range(3):
         await poller.poll_all_once()
     parsed = rendered(poller)
-    assert value(parsed, SUPPORTED, target="c0", endpoint=BACKUP_INFO) == 1
+    for target in ("c0", "c1"):
+        assert value(parsed, SUPPORTED, target=target, endpoint=BACKUP_INFO) == 1, target
+        assert log_backup_tenants(parsed, target) == {"app", "pay", "crm"}  # pay's: log tasks
     assert errors(parsed, "c0") == {(BACKUP_INFO, "http_status"): 3}
-    assert log_backup_tenants(parsed, "c0") == {"app", "pay", "crm"}  # pay's from its log tasks
+    assert errors(parsed, "c1") == {}
 
 
 async def test_a_tenant_listed_twice_is_one_series_set(
