@@ -127,7 +127,9 @@ def _decode(route: str, response: Response, model: type[M]) -> Envelope[M] | Non
             "auth", route, f"HTTP {status} {err_code or error.get('code', '')} {message}"
         )
     if status == 404:
-        if route in OPTIONAL_ROUTES and "data" not in body:
+        # Since 4.3.1 every obshell error names its errCode, and the only "no such route" is
+        # the NoRoute one above: any other 404 is about this tenant or task, not the route.
+        if route in OPTIONAL_ROUTES and "data" not in body and not err_code:
             raise EndpointUnsupported(route)
         return None
     if status == 400 and (err_code in _TENANT_GONE_CODES or _old_tenant_missing(error, message)):
