@@ -164,7 +164,7 @@ class ObshellSource:
             raise PollError("api_error", TENANTS, "obshell reported the resource as missing")
         self._supported[TENANTS] = True
         listed: list[m.TenantOverview] = overview.data.contents if overview.data else []
-        wanted = [t for t in listed if self._is_wanted(t)]
+        wanted = _once_each([t for t in listed if self._is_wanted(t)], errors)
         kept = {(t.tenant_name, t.tenant_id) for t in wanted}
         self._full_success = {k: v for k, v in self._full_success.items() if k in kept}
 
@@ -232,7 +232,12 @@ class ObshellSource:
         try:
             result = await call()
         except EndpointUnsupported:
-            self._supported[route] = False
+            if self._supported.get(route):
+                # This agent has the route (another tenant's call used it): a "no such route"
+                # for one tenant is that tenant's problem, never the whole target's.
+                errors.append(PollError("http_status", route, "no such route, for this tenant"))
+            else:
+                self._supported[route] = False
             return None
         except PollError as exc:
             if exc.reason == "auth":
@@ -478,6 +483,19 @@ class ObshellSource:
     def _zone(self, envelope: m.Envelope[T]) -> tzinfo:
         """The zone for upstream times without offset: config, else the envelope's offset."""
         return envelope_zone(self._target.timezone, envelope.timestamp)
+
+
+def _once_each(tenants: list[m.TenantOverview], errors: list[PollError]) -> list[m.TenantOverview]:
+    """One row per tenant name: a second row would make duplicate series (and the per-tenant
+    routes, asked by name, could not tell the two apart). The first row is kept."""
+    kept: dict[str, m.TenantOverview] = {}
+    for tenant in tenants:
+        if tenant.tenant_name in kept:
+            message = f"tenant {tenant.tenant_name!r} is listed twice; the first row is used"
+            errors.append(PollError("decode", TENANTS, message))
+            continue
+        kept[tenant.tenant_name] = tenant
+    return list(kept.values())
 
 
 def _newer(a: m.RestoreInfo, b: m.RestoreInfo) -> bool:
