@@ -161,6 +161,11 @@ LAST_SUCCESS = _spec(
     "gauge",
     "End of the latest successful data backup, Unix seconds, from the upstream history: per tenant (obshell), per cluster (OCP lastDataBackupTime; OceanBase Cloud: the newest DONE backup set).",
 )
+LAST_FULL_SUCCESS = _spec(
+    "oceanbase_backup_last_full_success_timestamp_seconds",
+    "gauge",
+    "End of the latest successful FULL data backup, Unix seconds, from the upstream job history (obshell 4.3.2+; absent where unknown). Incrementals restore nothing without the full backup under them.",
+)
 LAST_FAILURE = _spec(
     "oceanbase_backup_last_failure_timestamp_seconds",
     "gauge",
@@ -175,12 +180,12 @@ LOG_CHECKPOINT = _spec(
 LOG_DELAY = _spec(
     "oceanbase_log_backup_delay_seconds",
     "gauge",
-    "Log backup delay as the source reported it at poll time; prefer time() - oceanbase_log_backup_checkpoint_timestamp_seconds.",
+    "Log backup delay as the source reported it at poll time (it keeps growing while the round is NOT_RUNNING); prefer time() - oceanbase_log_backup_checkpoint_timestamp_seconds.",
 )
 LOG_STATUS = _spec(
     "oceanbase_log_backup_status",
     "gauge",
-    "State of the log backup (archive) round: 1 for the current state, 0 for the others.",
+    "State of the log backup (archive) round: 1 for the current state, 0 for the others. NOT_RUNNING: obshell has a checkpoint but lists no active round, the round being INTERRUPTED (broken), STOP or SUSPENDING; obshell cannot tell these apart, SELECT STATUS FROM oceanbase.CDB_OB_ARCHIVELOG (DBA_OB_ARCHIVELOG in the tenant) does.",
     "status",
 )
 LOG_INFO = _spec(
@@ -547,6 +552,7 @@ def _tenant_families(families: _Families, tenant: Tenant, labels: Labels) -> Non
     if tenant.backup_task is not None:
         _task_families(families, tenant.backup_task, labels)
     families.add(LAST_SUCCESS, labels, tenant.last_success)
+    families.add(LAST_FULL_SUCCESS, labels, tenant.last_full_success)
     families.add(LAST_FAILURE, labels, tenant.last_failure)
     if tenant.log_backup is not None:
         _log_backup_families(families, tenant.log_backup, labels)
@@ -572,10 +578,10 @@ def _task_families(families: _Families, task: BackupTask, labels: Labels) -> Non
     families.add(TASK_END_SCN, labels, task.end_scn)
     families.add(TASK_RESULT, labels, task.result_code)
     info = {
-        "backup_set_id": str(task.backup_set_id),
-        "task_id": str(task.task_id),
-        "job_id": str(task.job_id),
-        "incarnation": str(task.incarnation),
+        "backup_set_id": _id(task.backup_set_id),
+        "task_id": _id(task.task_id),
+        "job_id": _id(task.job_id),
+        "incarnation": _id(task.incarnation),
         "encryption_mode": task.encryption_mode,
         "path": sanitize_path(task.path),
         "comment": clean_comment(task.comment),
@@ -621,8 +627,12 @@ def _restore_families(families: _Families, restore: Restore, labels: Labels) -> 
     families.add(RESTORE_INFO, {**labels, **info}, 1.0)
 
 
-def _ratio(done: int, total: int) -> float | None:
-    return done / total if total > 0 else None
+def _ratio(done: int | None, total: int | None) -> float | None:
+    return done / total if done is not None and total is not None and total > 0 else None
+
+
+def _id(number: int | None) -> str:
+    return "" if number is None else str(number)
 
 
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@")

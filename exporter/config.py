@@ -241,6 +241,17 @@ def _check_url(url: str) -> str:
 
 Url = Annotated[str, AfterValidator(_check_url)]
 
+
+def _check_header_text(text: str) -> str:
+    # Sent in a request header: a CR or LF would end it (aiohttp refuses to send it at all),
+    # which is a typo in the config (a secret file's newline), not an upstream failure.
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
+        raise _error("must not contain control characters such as CR or LF (it goes in a header)")
+    return text
+
+
+HeaderText = Annotated[str, AfterValidator(_check_header_text)]
+
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
@@ -263,7 +274,9 @@ def _compile(value: object) -> object:
     if not isinstance(value, str):
         raise _error("must be a string (a regular expression)")
     try:
-        return re.compile(value)
+        # `.` matches a newline too, as in Prometheus (`(?s:...)`): an upstream name with one
+        # is matched like any other, not silently left out by the default `.*`.
+        return re.compile(value, re.DOTALL)
     except re.error as error:
         where = "" if error.pos is None else f" at position {error.pos}"
         raise _error(f"invalid regular expression: {error.msg}{where}") from None
@@ -330,7 +343,7 @@ class TLSConfig(_Model):
 
 
 def _match_all() -> list[re.Pattern[str]]:
-    return [re.compile(".*")]
+    return [re.compile(".*", re.DOTALL)]
 
 
 class NameFilter(_Model):
@@ -509,10 +522,10 @@ class OcpTarget(_SingleUrlTarget):
 
     source: Literal["ocp"] = "ocp"
     interval: PositiveDuration = 120.0
-    username: str | None = None
+    username: HeaderText | None = None
     password_value: SecretStr | None = Field(default=None, alias="password")
     password_file: FilePath | None = None
-    access_key_id: str | None = None
+    access_key_id: HeaderText | None = None
     access_key_secret_value: SecretStr | None = Field(default=None, alias="access_key_secret")
     access_key_secret_file: FilePath | None = None
     clusters: NameFilter = Field(default_factory=NameFilter)
@@ -578,10 +591,10 @@ class CloudTarget(_SingleUrlTarget):
 
     source: Literal["cloud"] = "cloud"
     interval: PositiveDuration = 300.0
-    access_key_id: str
+    access_key_id: HeaderText
     access_key_secret_value: SecretStr | None = Field(default=None, alias="access_key_secret")
     access_key_secret_file: FilePath | None = None
-    project_id: str | None = None
+    project_id: HeaderText | None = None
     instances: NameFilter = Field(default_factory=NameFilter)
 
     @property

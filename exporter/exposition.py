@@ -18,6 +18,7 @@ from prometheus_client.core import Metric
 
 from exporter.collector import CATALOGUE, ExporterState, collect
 from exporter.snapshot import TargetSnapshot
+from exporter.text import replace_surrogates
 
 # The classic text format; we emit nothing that needs its 1.0.0 (UTF-8 names) extensions.
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -66,8 +67,12 @@ def _header(metric: Metric, open_metrics: bool) -> str:
 
 
 def fragments(metrics: Iterable[Metric]) -> Fragments:
-    """Each family's sample lines, ready to be joined under its header."""
-    return {metric.name: _sample_lines(metric) for metric in metrics}
+    """Each family's sample lines, ready to be joined under its header.
+
+    Lines that could not be encoded (a lone surrogate that got past the sources, or one in a
+    config label) get U+FFFD instead: one target's bytes must not fail the whole body.
+    """
+    return {metric.name: replace_surrogates(_sample_lines(metric)) for metric in metrics}
 
 
 def assemble(parts: list[Fragments], headers: dict[str, Metric], open_metrics: bool) -> bytes:

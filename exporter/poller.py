@@ -35,7 +35,7 @@ from exporter.snapshot import HistogramSnapshot, TargetData, TargetHealth, Targe
 from exporter.sources.base import PollResult, Source
 from exporter.sources.cloud.auth import CloudDigestAuth
 from exporter.sources.cloud.source import CloudSource
-from exporter.sources.errors import PollError
+from exporter.sources.errors import MESSAGE_LIMIT, PollError
 from exporter.sources.http import (
     LATENCY_BUCKETS,
     Auth,
@@ -55,6 +55,8 @@ JITTER = 0.1
 # With --probe-only, a target stays polled this many intervals after its last probe.
 PROBE_KEEPALIVE = 3
 REDACT_MIN_LENGTH = 4
+# This many characters in a row of a secret are a leak wherever they show.
+REDACT_WINDOW = 8
 
 
 def _secret_reader(secret: Secret | None) -> Callable[[], str]:
@@ -103,14 +105,18 @@ def credentials_fingerprint(target: Target) -> str:
 
 
 def redact(text: str, target: Target) -> str:
-    """`text` without the target's current secrets, plain or as HTTP basic credentials.
+    """`text` without the target's current secrets, then cut to what a message may show.
 
     Error messages quote what upstreams answer, and an upstream may echo what it was sent: a
-    basic auth header, or a password it decrypted. Values (and cut-off ends of them) under
-    REDACT_MIN_LENGTH are left alone: scrubbing every "ab" would garble messages and hide
-    nothing worth hiding.
+    basic auth header, or a password it decrypted. Each secret goes, plain, in Base64 or as
+    HTTP basic credentials, and so does any REDACT_WINDOW characters of one (a part is a
+    leak too) and a cut-off beginning of one at the end (PollError cuts long messages).
+    Values (and cut-off ends of them) under REDACT_MIN_LENGTH are left alone: scrubbing every
+    "ab" would garble messages and hide nothing worth hiding. The cut to MESSAGE_LIMIT comes
+    last, so that it can never leave part of a secret behind with text after it.
     """
     username = getattr(target, "username", None)
+    spans: list[tuple[int, int]] = []
     for field_name in ("password", "agent_password", "access_key_secret"):
         secret = getattr(target, field_name, None)
         if secret is None:
@@ -121,17 +127,78 @@ def redact(text: str, target: Target) -> str:
             continue
         if len(value) < REDACT_MIN_LENGTH:
             continue
-        forms = [value]
+        forms = [value, base64.b64encode(value.encode()).decode("ascii")]
         if username is not None:
             forms.append(base64.b64encode(f"{username}:{value}".encode()).decode("ascii"))
         for form in forms:
-            text = text.replace(form, "<redacted>")
-            # Sources cut long upstream messages, maybe inside a secret: scrub a cut-off one.
-            for cut in range(len(form) - 1, REDACT_MIN_LENGTH - 1, -1):
-                if text.endswith(form[:cut]):
-                    text = text[:-cut] + "<redacted>"
-                    break
-    return text
+            spans += _runs_of(text, form)
+            cut = _cut_off_beginning(text, form)
+            if cut:
+                spans.append((len(text) - cut, len(text)))
+    return _blank_out(text, spans)[:MESSAGE_LIMIT]
+
+
+def _runs_of(text: str, form: str) -> list[tuple[int, int]]:
+    """Where `text` holds REDACT_WINDOW or more characters in a row of `form` (all of it, when
+    shorter).
+
+    Such a run holds one of the pieces of half that length that start at a multiple of it in
+    `form`: find those (a few `find`s, not one per window), then grow each hit both ways.
+    """
+    size = min(REDACT_WINDOW, len(form))
+    if size < REDACT_WINDOW:
+        return [(at, at + size) for at in _occurrences(text, form)]
+    piece = REDACT_WINDOW // 2
+    spans = []
+    for offset in range(0, len(form) - piece + 1, piece):
+        for at in _occurrences(text, form[offset : offset + piece]):
+            start, first = at, offset
+            while start > 0 and first > 0 and text[start - 1] == form[first - 1]:
+                start, first = start - 1, first - 1
+            end, last = at + piece, offset + piece
+            while end < len(text) and last < len(form) and text[end] == form[last]:
+                end, last = end + 1, last + 1
+            if end - start >= size:
+                spans.append((start, end))
+    return spans
+
+
+def _occurrences(text: str, part: str) -> list[int]:
+    found = []
+    at = text.find(part)
+    while at >= 0:
+        found.append(at)
+        at = text.find(part, at + 1)
+    return found
+
+
+def _cut_off_beginning(text: str, form: str) -> int:
+    """How many characters at the end of `text` begin `form` (REDACT_MIN_LENGTH or more)."""
+    tail = text[-(len(form) - 1) :]
+    head = form[:REDACT_MIN_LENGTH]
+    start = tail.find(head)
+    while start >= 0:
+        if form.startswith(tail[start:]):
+            return len(tail) - start
+        start = tail.find(head, start + 1)
+    return 0
+
+
+def _blank_out(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` with each run of overlapping spans replaced by one `<redacted>`."""
+    if not spans:
+        return text
+    out = []
+    kept = 0
+    for start, end in sorted(spans):
+        if start > kept:
+            out.append(text[kept:start])
+            out.append("<redacted>")
+        elif not out:
+            out.append("<redacted>")
+        kept = max(kept, end)
+    out.append(text[kept:])
+    return "".join(out)
 
 
 @dataclass
@@ -217,6 +284,11 @@ class TargetRunner:
         else:
             health.auth_failures = 0
             self.next_delay = self.target.interval
+        asked = self.stats.take_retry_after()
+        if asked > self.next_delay:
+            # A 429 or 503 asked us to wait (Retry-After): do, but never so long that the data
+            # goes stale only because we did not ask.
+            self.next_delay = max(self.next_delay, min(asked, self.target.stale_after))
 
     async def run(self, while_probed: bool = False) -> None:
         """Poll on the target's interval (with backoff after auth failures).

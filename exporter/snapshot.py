@@ -23,27 +23,27 @@ class ClusterIdentity:
 
 @dataclass(frozen=True)
 class BackupTask:
-    """The latest data backup task of a tenant."""
+    """The latest data backup task of a tenant; a number the upstream left out is None."""
 
     status: str
     raw_status: str
-    backup_set_id: int
-    task_id: int
-    job_id: int
-    incarnation: int
+    backup_set_id: int | None
+    task_id: int | None
+    job_id: int | None
+    incarnation: int | None
     encryption_mode: str
     path: str
     comment: str
-    output_rate_bytes: float
-    input_bytes: int
-    output_bytes: int
-    extra_meta_bytes: int
-    tablets: int
-    finished_tablets: int
-    macro_blocks: int
-    finished_macro_blocks: int
-    files: int
-    result_code: int
+    output_rate_bytes: float | None
+    input_bytes: int | None
+    output_bytes: int | None
+    extra_meta_bytes: int | None
+    tablets: int | None
+    finished_tablets: int | None
+    macro_blocks: int | None
+    finished_macro_blocks: int | None
+    files: int | None
+    result_code: int | None
     start: float | None
     end: float | None
     start_scn: float | None
@@ -70,6 +70,7 @@ class Tenant:
     backup_task: BackupTask | None = None
     last_success: float | None = None
     last_failure: float | None = None
+    last_full_success: float | None = None
     log_backup: LogBackup | None = None
     recovery_point: float | None = None
 

@@ -65,6 +65,8 @@ class ObshellStub:
     supported_auth: list[str] | None = field(default_factory=lambda: ["v2"])
     key: rsa.RSAPrivateKey = field(default_factory=lambda: rsa.generate_private_key(65537, 1024))
     routes: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    # The answer to routes not in `routes` (default: the unknown-route 404 of 4.3.1+).
+    unknown: tuple[int, Any] | None = None
     seen: list[str] = field(default_factory=list)
     auth_failures: list[str] = field(default_factory=list)
 
@@ -111,7 +113,9 @@ class ObshellStub:
                 self.auth_failures.append(problem[1].get("error", {}).get("errCode", ""))
                 return _json(*problem)
         status, body = self.routes.get(
-            path, (404, error(404, "Common.NotFound", "Element not found: 404 not found"))
+            path,
+            self.unknown
+            or (404, error(404, "Common.NotFound", "Element not found: 404 not found")),
         )
         if isinstance(body, bytes | str):
             return Response(body, status=status, content_type="text/html")
@@ -126,6 +130,9 @@ class ObshellStub:
                 if isinstance(c, dict) and c.get("status") in wanted.split(",")
             ]
             body = {**body, "data": {**data, "contents": keep}}
+            if isinstance(data.get("page"), dict):
+                # obshell counts with the same filter: the total is the filtered one.
+                body["data"]["page"] = {**data["page"], "total_elements": len(keep)}
         return _json(status, body)
 
     def _verify(self, request: Request) -> tuple[int, dict[str, Any]] | None:

@@ -193,9 +193,11 @@ async def test_unknown_status_maps_to_unknown_with_raw_status(
     )
 
 
-async def test_running_restore_with_progress_from_the_overview(
+async def test_running_restore_from_the_list_without_asking_the_overview(
     obshell: ObshellStub, tmp_path: Path
 ) -> None:
+    # On 4.3.2+ a running restore's /restore/tasks row is the CDB_OB_RESTORE_PROGRESS row the
+    # per-tenant overview returns (obshell executor/ob/restore.go): the overview is not asked.
     started = (datetime.now(UTC) - timedelta(minutes=5)).astimezone().isoformat()
     running = {
         **seed("restore_overview")["data"],
@@ -205,10 +207,11 @@ async def test_running_restore_with_progress_from_the_overview(
         "ls_count": 0,
         "comment": "",
         "restore_tenant_name": "rt3",
+        "restore_progress": "45.67",
+        "recover_progress": "",
+        "recover_scn": 1728890608464651300,
     }
     obshell.set("/api/v1/restore/tasks", {"contents": [running], "page": {"total_pages": 1}})
-    obshell.set("/api/v1/tenant/rt3/restore/overview", {**running, "restore_progress": "45.67", "recover_progress": "",
-                                                        "recover_scn": 1728890608464651300})  # fmt: skip
     poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
     try:
         parsed = await _poll(poller)
@@ -242,6 +245,7 @@ async def test_running_restore_with_progress_from_the_overview(
     assert not [
         k for k in parsed if k[0] == "oceanbase_restore_status" and ("ob_tenant_id", "1006") in k[1]
     ]
+    assert not [path for path in obshell.seen if path.endswith("/restore/overview")]
 
 
 async def test_identity_is_kept_when_ob_info_fails_later(

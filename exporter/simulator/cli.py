@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import logging
 import os
 import signal
 from collections.abc import Sequence
 
+from exporter.simulator import fidelity, scenarios
 from exporter.simulator.cloud_auth import CloudAccount
 from exporter.simulator.ocp_auth import OcpAccount
-from exporter.simulator.scenarios import SCENARIOS
+from exporter.simulator.scenarios import ALL_SCENARIOS
 from exporter.simulator.server import Simulator
 
 log = logging.getLogger("exporter.simulator")
@@ -26,6 +28,15 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def scenario_help() -> str:
+    """Every scenario with what it shows: the bulleted lists of the modules that build them."""
+    lines = ["scenarios:"]
+    for module in (scenarios, fidelity):
+        text = inspect.getdoc(module) or ""
+        lines += [f"  {line}" for line in text.splitlines() if line.startswith(("- ", "  "))]
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of `oceanbase-backup-simulator`."""
     parser = argparse.ArgumentParser(
@@ -34,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Serve simulated OceanBase clusters behind obshell's, OCP's and OceanBase Cloud's"
             " HTTP APIs."
         ),
+        epilog=scenario_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--listen",
@@ -42,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="where to listen (default 127.0.0.1:2886)",
     )
-    parser.add_argument("--scenario", choices=SCENARIOS, default="demo")
+    parser.add_argument(
+        "--scenario", choices=ALL_SCENARIOS, default="demo", help="what the world shows (see below)"
+    )
     parser.add_argument("--clusters", type=int, default=1, help="simulated clusters (agents)")
     parser.add_argument("--tenants", type=int, default=3, help="user tenants per cluster")
     parser.add_argument("--seed", type=int, default=1, help="the same seed builds the same world")

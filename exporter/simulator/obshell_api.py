@@ -34,20 +34,20 @@ from exporter.simulator.shapes import (
     FullObClusterInfo,
     FullObInfo,
     FullTenantOverview,
+    GoBackupJob,
+    GoClusterBackupOverview,
+    GoRestoreRow,
+    GoTenantBackupOverview,
     ServerInfo,
 )
 from exporter.simulator.world import Cluster, Tenant, World
 from exporter.sources.obshell.models import (
     AgentSecret,
     ArchiveLogTask,
-    BackupJob,
-    ClusterBackupOverview,
     Contents,
     Envelope,
     Page,
     PagedContents,
-    RestoreTask,
-    TenantBackupOverview,
 )
 
 API_PREFIX = "/api/v1"
@@ -193,18 +193,22 @@ def _match(method: str, path: str, version: str) -> tuple[Route | None, str]:
 
 def _info(call: Call) -> Reply:
     cluster = call.cluster
-    release = versions.parse_version(cluster.version)
-    agent_password = versions.has_agent_password(cluster.version)
+    version = cluster.version
+    agent_password = versions.at_least(version, versions.AGENT_PASSWORD_SINCE)
     return FullAgentStatus(
-        version=cluster.version,
+        version=version,
         identity=IDENTITY,
         security=cluster.agent_password is not None if agent_password else None,
         isObproxyAgent=False if agent_password else None,
-        supportedAuth=["v2"] if versions.lists_supported_auth(cluster.version) else None,
+        supportedAuth=["v2"] if versions.lists_supported_auth(version) else None,
         pid=10_000 + cluster.index,
         startAt=int(cluster.started_at * 1e9),
-        obVersion=cluster.ob_version if release >= versions.INFO_OB_VERSION_SINCE else None,
-        architecture="x86_64" if release >= versions.INFO_ARCHITECTURE_SINCE else None,
+        obVersion=cluster.ob_version
+        if versions.at_least(version, versions.INFO_OB_VERSION_SINCE)
+        else None,
+        architecture="x86_64"
+        if versions.at_least(version, versions.INFO_ARCHITECTURE_SINCE)
+        else None,
         ip=cluster.ip,
         port=cluster.port,
     )
@@ -233,11 +237,21 @@ def _ob_info(call: Call) -> Reply:
             name=cluster.name,
             version=cluster.ob_version,
             topology={"zone1": [server]},
+            is_shared_storage=(
+                False
+                if versions.at_least(cluster.version, versions.SHARED_STORAGE_FLAG_SINCE)
+                else None
+            ),
         ),
     )
 
 
 def _tenant_overview(cluster: Cluster, tenant: Tenant) -> FullTenantOverview:
+    detailed = versions.at_least(cluster.version, versions.TENANT_OVERVIEW_DETAIL_SINCE)
+    user = "SYS" if tenant.mode == "ORACLE" else "root"
+    direct = ConnectionString(
+        connection_string=f"obclient -h{cluster.ip} -P2881 -u{user}@{tenant.name} -p"
+    )
     return FullTenantOverview(
         tenant_id=tenant.tenant_id,
         tenant_name=tenant.name,
@@ -246,13 +260,9 @@ def _tenant_overview(cluster: Cluster, tenant: Tenant) -> FullTenantOverview:
         locked="NO",
         in_recyclebin="NO",
         created_time=formats.go_time(tenant.created_at),
-        connection_strings=[
-            ConnectionString(
-                obproxy_address=cluster.ip,
-                obproxy_port=2881,
-                connection_string=f"obclient -h{cluster.ip} -P2881 -uroot@{tenant.name} -p",
-            )
-        ],
+        read_only=False if detailed else None,
+        comment="" if versions.at_least(cluster.version, versions.TENANT_COMMENT_SINCE) else None,
+        connection_strings=[direct] if detailed else None,
     )
 
 
@@ -273,7 +283,7 @@ def _cluster_backup_overview(call: Call) -> Reply:
     statuses = [task for task in tasks if task is not None]
     if not statuses:
         return errors.no_cluster_backup_task()
-    return ClusterBackupOverview(statuses=statuses)
+    return GoClusterBackupOverview(statuses=statuses)
 
 
 def _tenant_route(handler: Callable[[Call, Tenant], Reply]) -> Callable[[Call], Reply]:
@@ -294,7 +304,7 @@ def _tenant_backup_overview(call: Call, tenant: Tenant) -> Reply:
     task = timeline.backup_task(tenant, call.t)
     if task is None:
         return errors.no_tenant_backup_task()
-    return TenantBackupOverview(status=task)
+    return GoTenantBackupOverview(status=task)
 
 
 def _tenant_restore_overview(call: Call, tenant: Tenant) -> Reply:
@@ -311,26 +321,27 @@ def _tenant_log_tasks(call: Call, tenant: Tenant) -> Reply:
 
 
 def _tenant_backup_tasks(call: Call, tenant: Tenant) -> Reply:
-    jobs = timeline.backup_jobs(tenant, call.t)
+    rows = timeline.backup_jobs(tenant, call.t)
     statuses = _statuses(call.query)
     if statuses:
-        jobs = [pair for pair in jobs if pair[1].status in statuses]
+        rows = [row for row in rows if row.job.status in statuses]
     sort_by, _, order = (call.query.get("sort", "start_timestamp,desc")).partition(",")
     descending = order != "asc"
-    if sort_by == "end_timestamp":
-        # obshell's comparator puts jobs without an end last, whichever the order.
-        ended = sorted(
-            (pair for pair in jobs if pair[1].end_timestamp),
-            key=lambda pair: pair[0].end,
-            reverse=descending,
-        )
-        jobs = ended + [pair for pair in jobs if not pair[1].end_timestamp]
-    else:
-        jobs = sorted(jobs, key=lambda pair: pair[0].start, reverse=descending)
+
+    def moment(row: timeline.JobRow) -> float | None:
+        return row.end if sort_by == "end_timestamp" else row.start
+
+    # obshell's comparator puts jobs without that time (NULL) last, whichever the order.
+    known = sorted(
+        (row for row in rows if moment(row) is not None),
+        key=lambda row: moment(row) or 0.0,
+        reverse=descending,
+    )
+    rows = known + [row for row in rows if moment(row) is None]
     number, size = _paging(call.query)
-    window = jobs[(number - 1) * size : number * size]
-    return PagedContents[BackupJob](
-        contents=[job for _, job in window], page=_page(number, size, len(jobs))
+    window = rows[(number - 1) * size : number * size]
+    return PagedContents[GoBackupJob](
+        contents=[row.job for row in window], page=_page(number, size, len(rows))
     )
 
 
@@ -341,7 +352,7 @@ def _restore_tasks(call: Call) -> Reply:
         tasks = [task for task in tasks if task.status in statuses]
     number, size = _paging(call.query)
     # obshell 4.3.2-4.5.0 echoes page and size but returns every task on every page.
-    return PagedContents[RestoreTask](contents=tasks, page=_page(number, size, len(tasks)))
+    return PagedContents[GoRestoreRow](contents=tasks, page=_page(number, size, len(tasks)))
 
 
 def _statuses(query: Mapping[str, str]) -> set[str]:
@@ -364,7 +375,7 @@ _ROUTES = (
     Route(f"{API_PREFIX}/info", _info, protected=False),
     Route(f"{API_PREFIX}/secret", _secret, protected=False),
     Route(f"{API_PREFIX}/ob/info", _ob_info),
-    Route(f"{API_PREFIX}/tenants/overview", _tenants_overview),
+    Route(f"{API_PREFIX}/tenants/overview", _tenants_overview, since=versions.BACKUP_ROUTES_SINCE),
     Route(
         f"{API_PREFIX}/obcluster/backup/overview",
         _cluster_backup_overview,

@@ -65,7 +65,10 @@ def authenticate(
     if not versions.speaks_v2(version):
         return _authenticate_v1(cluster, headers, received) if protected else None
     # Before 4.2.6 the agent header does not exist: it is not even decrypted.
-    agent_value = headers.get(OCS_AGENT_HEADER, "") if versions.has_agent_password(version) else ""
+    if versions.at_least(version, versions.AGENT_PASSWORD_SINCE):
+        agent_value = headers.get(OCS_AGENT_HEADER, "")
+    else:
+        agent_value = ""
     value = agent_value or headers.get(OCS_HEADER, "")
     header = None
     if value:

@@ -10,6 +10,9 @@
   tenant is dropped).
 - `churn`: besides the fixed tenants, tenants are created and dropped every couple of hours.
 
+`exporter/simulator/fidelity.py` adds the scenarios that reach obshell's answers by version
+and by state: `versions`, `archive-stopped`, `full-failing`.
+
 Every cluster gets the scenario's mix; all choices come from a `random.Random` seeded with the
 seed and the cluster's index, so a seed always builds the same world.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import random
 from typing import Literal
 
+from exporter.simulator import fidelity
 from exporter.simulator.world import (
     DAY,
     GIB,
@@ -35,6 +39,8 @@ from exporter.simulator.world import (
 )
 
 SCENARIOS = ("demo", "healthy", "failing-backup", "log-lag", "restore", "churn")
+# Every scenario, those of fidelity.py included.
+ALL_SCENARIOS: tuple[str, ...] = SCENARIOS + fidelity.SCENARIOS
 DEFAULT_VERSION = "4.4.2.0"
 TENANT_NAMES = ("app", "pay", "crm", "erp", "bi", "oms", "wms", "iam")
 BACKUP_INTERVAL = 6 * HOUR
@@ -57,8 +63,19 @@ def build_world(
     agent_password: str | None = None,
 ) -> World:
     """Build the world of `scenario` as it stands at the simulated moment `start`."""
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+    if scenario not in ALL_SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; choose one of {', '.join(ALL_SCENARIOS)}")
+    if scenario in fidelity.SCENARIOS:
+        return fidelity.build_world(
+            scenario,
+            start=start,
+            clusters=clusters,
+            tenants=tenants,
+            seed=seed,
+            password=password,
+            agent_password=agent_password,
+        )
+
     world = World(start=start, seed=seed)
     for index in range(clusters):
         rng = random.Random(f"{seed}/{index}")  # noqa: S311 - a world, not secrets

@@ -69,7 +69,9 @@ class Simulator:
         app.router.add_route("*", "/api/v2/ob/{tail:.*}", self.ocp.handle)
         app.router.add_route("*", "/api/v2/time", self.ocp.handle)
         app.router.add_route("*", "/api/v2/instances{tail:.*}", self.cloud.handle)
-        app.router.add_route("*", "/{tail:.*}", self._api.handle)
+        # Any path, newlines included (a percent-encoded tenant name may hold one): gin routes
+        # every decoded path, where aiohttp's `.` would stop at a newline.
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self._api.handle)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -11,7 +11,8 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from exporter.simulator import formats
+from exporter.simulator import formats, versions
+from exporter.simulator.shapes import GoBackupJob, GoBackupTask, GoRestoreRow
 from exporter.simulator.world import (
     GIB,
     ArchivePlan,
@@ -22,18 +23,12 @@ from exporter.simulator.world import (
     Tenant,
     destination,
 )
-from exporter.sources.obshell.models import (
-    ArchiveLogTask,
-    BackupJob,
-    BackupTask,
-    RestoreOverview,
-    RestoreTask,
-    TenantBackupInfo,
-)
+from exporter.sources.obshell.models import ArchiveLogTask, TenantBackupInfo
 
-# (fraction of the run from which the phase shows, status) for CDB_OB_BACKUP_TASKS.STATUS.
+# (fraction of the run from which the phase shows, status) for CDB_OB_BACKUP_TASKS.STATUS:
+# OceanBase's ObBackupStatus, which has no BEGINNING (an archive round state, not a backup's).
 BACKUP_PHASES = (
-    (0.00, "BEGINNING"),
+    (0.00, "INIT"),
     (0.02, "BACKUP_SYS_META"),
     (0.05, "BACKUP_USER_META"),
     (0.10, "BACKUP_META_FINISH"),
@@ -156,11 +151,20 @@ class BackupRun:
     ratio: float  # output bytes per input byte
 
 
+def backup_type(plan: BackupPlan, number: int) -> str:
+    """FULL or INC: job `number` (1-based) is FULL every `full_every` jobs."""
+    return "FULL" if plan.full_every <= 1 or number % plan.full_every == 1 else "INC"
+
+
 def _run(plan: BackupPlan, salt: int, index: int) -> BackupRun:
     size = int(plan.data_bytes * (0.95 + 0.1 * unit(salt, index, 1)))
     duration = min(size / plan.rate, 0.9 * plan.interval)
     start = plan.first_start + index * plan.interval
-    failed = plan.failing_since is not None and start >= plan.failing_since
+    failed = (
+        plan.failing_since is not None
+        and start >= plan.failing_since
+        and backup_type(plan, index + 1) in plan.failing_types
+    )
     end = start + duration * (0.3 + 0.4 * unit(salt, index, 2) if failed else 1.0)
     ratio = 0.15 + 0.15 * unit(salt, index, 3)
     return BackupRun(index + 1, start, duration, end, failed, size, ratio)
@@ -181,7 +185,7 @@ def latest_run(plan: BackupPlan, salt: int, t: float) -> BackupRun | None:
     return _run(plan, salt, math.floor((t - plan.first_start) / plan.interval))
 
 
-def backup_task(tenant: Tenant, t: float) -> BackupTask | None:
+def backup_task(tenant: Tenant, t: float) -> GoBackupTask | None:
     """The tenant's row of CDB_OB_BACKUP_TASKS, else its latest of ..._TASK_HISTORY."""
     if tenant.backup is None:
         return None
@@ -197,7 +201,7 @@ def backup_task(tenant: Tenant, t: float) -> BackupTask | None:
     output_bytes = int(input_bytes * run.ratio)
     final = "FAILED" if run.failed else "COMPLETED"
     status = final if done else _phase(BACKUP_PHASES, fraction)
-    return BackupTask(
+    return GoBackupTask(
         tenant_id=tenant.tenant_id,
         task_id=run.number,
         job_id=run.number,
@@ -224,28 +228,53 @@ def backup_task(tenant: Tenant, t: float) -> BackupTask | None:
     )
 
 
-def backup_jobs(tenant: Tenant, t: float) -> list[tuple[BackupRun, BackupJob]]:
+@dataclass(frozen=True)
+class JobRow:
+    """A backup job as obshell sorts it: its start and end (None when NULL) and its row."""
+
+    start: float | None
+    end: float | None
+    job: GoBackupJob
+
+
+def backup_jobs(tenant: Tenant, t: float) -> list[JobRow]:
     """The tenant's rows of CDB_OB_BACKUP_JOB_HISTORY and CDB_OB_BACKUP_JOBS, oldest first."""
     if tenant.backup is None:
         return []
     plan = tenant.backup
-    jobs = []
-    for run in backup_runs(plan, tenant.salt, t):
+    runs = backup_runs(plan, tenant.salt, t)
+    jobs: list[JobRow] = []
+    for run in runs:
         done = t >= run.end
         status = ("FAILED" if run.failed else "COMPLETED") if done else "DOING"
-        job = BackupJob(
+        job = GoBackupJob(
             tenant_id=tenant.tenant_id,
             job_id=run.number,
             backup_set_id=run.number,
-            backup_type="FULL" if run.number % 4 == 1 else "INC",
+            plus_archivelog="ON" if plan.plus_archivelog else "OFF",
+            backup_type=backup_type(plan, run.number),
             start_timestamp=formats.go_time(run.start),
-            end_timestamp=formats.go_time(run.end) if done else "",
+            end_timestamp=formats.go_time(run.end) if done else None,
             status=status,
             result=BACKUP_FAIL_RESULT if done and run.failed else 0,
             comment=BACKUP_FAIL_COMMENT if done and run.failed else "",
             path=plan.path,
         )
-        jobs.append((run, job))
+        jobs.append(JobRow(run.start, run.end if done else None, job))
+    following = plan.first_start + len(runs) * plan.interval
+    if plan.queued > 0 and following - plan.queued <= t < following:
+        number = len(runs) + 1
+        queued = GoBackupJob(
+            tenant_id=tenant.tenant_id,
+            job_id=number,
+            backup_set_id=number,
+            plus_archivelog="ON" if plan.plus_archivelog else "OFF",
+            backup_type=backup_type(plan, number),
+            start_timestamp=None,
+            status="INIT",
+            path=plan.path,
+        )
+        jobs.append(JobRow(None, None, queued))
     return jobs
 
 
@@ -274,17 +303,33 @@ def archive_state(tenant: Tenant, t: float) -> ArchiveState | None:
     return ArchiveState(plan, checkpoint, delay)
 
 
+# The round states obshell's /backup/log/tasks lists; others (INTERRUPTED, STOP, SUSPENDING)
+# leave it empty while /backup/info still has the checkpoint.
+LISTED_ARCHIVE_STATES = frozenset({"BEGINNING", "DOING", "STOPPING", "PREPARE", "SUSPEND"})
+
+
+def archive_status(state: ArchiveState, t: float) -> str:
+    """The round's status at `t`: DOING, or the plan's `stopped_as` once it stalled."""
+    plan = state.plan
+    if plan.stopped_as is not None and plan.stall_at is not None and t >= plan.stall_at:
+        return plan.stopped_as
+    return "DOING"
+
+
 def archive_tasks(tenant: Tenant, t: float) -> list[ArchiveLogTask]:
     """`GET /tenant/:name/backup/log/tasks`: the active rounds (`tenant_name` is always "")."""
     state = archive_state(tenant, t)
     if state is None:
+        return []
+    status = archive_status(state, t)
+    if status not in LISTED_ARCHIVE_STATES:
         return []
     return [
         ArchiveLogTask(
             tenant_id=tenant.tenant_id,
             tenant_name="",
             round_id=state.plan.round_id,
-            status="DOING",
+            status=status,
             path=state.plan.path,
             delay=state.delay,
             checkpoint=formats.go_time(state.checkpoint),
@@ -380,7 +425,7 @@ def _restore_row(cluster: Cluster, job: RestoreJob, t: float, listing: bool) -> 
     return row
 
 
-def restore_overview(cluster: Cluster, name: str, t: float) -> RestoreOverview | None:
+def restore_overview(cluster: Cluster, name: str, t: float) -> GoRestoreRow | None:
     """`GET /tenant/:name/restore/overview`: the running restore, else the latest finished one."""
     jobs = [job for job in cluster.restores if job.tenant_name == name and job.start <= t]
     running = [job for job in jobs if restore_running(job, t)]
@@ -388,10 +433,13 @@ def restore_overview(cluster: Cluster, name: str, t: float) -> RestoreOverview |
     if not candidates:
         return None
     job = max(candidates, key=lambda job: job.start)
-    return RestoreOverview.model_validate(_restore_row(cluster, job, t, listing=False))
+    row = _restore_row(cluster, job, t, listing=False)
+    if not versions.at_least(cluster.version, versions.EXTENDED_BACKUP_ROUTES_SINCE):
+        del row["backup_data_uri"], row["backup_log_uri"]  # fields added in 4.3.2
+    return GoRestoreRow.model_validate(row)
 
 
-def restore_tasks(cluster: Cluster, t: float) -> list[RestoreTask]:
+def restore_tasks(cluster: Cluster, t: float) -> list[GoRestoreRow]:
     """`GET /restore/tasks`: running restores, then finished ones newest first."""
     running = [job for job in cluster.restores if restore_running(job, t)]
     finished = sorted(
@@ -400,6 +448,6 @@ def restore_tasks(cluster: Cluster, t: float) -> list[RestoreTask]:
         reverse=True,
     )
     return [
-        RestoreTask.model_validate(_restore_row(cluster, job, t, listing=True))
+        GoRestoreRow.model_validate(_restore_row(cluster, job, t, listing=True))
         for job in running + finished
     ]

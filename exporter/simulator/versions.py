@@ -5,10 +5,16 @@ from __future__ import annotations
 Version = tuple[int, ...]
 
 AUTH_V2_SINCE: Version = (4, 2, 3, 0)
+# /tenants/overview and the three backup/restore overviews (commit 7e2a664).
 BACKUP_ROUTES_SINCE: Version = (4, 2, 4, 0)
 SUPPORTED_AUTH_SINCE: Version = (4, 2, 5, 0)
+# /tenants/overview items gain `read_only` and `connection_strings` (oceanbase.TenantOverview).
+TENANT_OVERVIEW_DETAIL_SINCE: Version = (4, 3, 0, 0)
 ERR_CODE_SINCE: Version = (4, 3, 1, 0)
+# /backup/info, /backup/log/tasks, /backup/tasks, /restore/tasks, and the restore rows'
+# backup_data_uri / backup_log_uri (commit a3463f6).
 EXTENDED_BACKUP_ROUTES_SINCE: Version = (4, 3, 2, 0)
+TENANT_COMMENT_SINCE: Version = (4, 4, 1, 0)
 RSA_1024_SINCE: Version = (4, 4, 2, 0)
 # Auth (see shared/research/upstream-fidelity.md): the i18n text of code 10008 came with 4.2.4
 # (4.2.3 answers its message key), its detail, the agent password and `security` with 4.2.6,
@@ -19,6 +25,18 @@ DECRYPT_FAILED_CODE_SINCE: Version = (4, 4, 2, 0)
 # Fields `/api/v1/info` (meta.AgentStatus) gained: obVersion, then architecture.
 INFO_OB_VERSION_SINCE: Version = (4, 2, 4, 0)
 INFO_ARCHITECTURE_SINCE: Version = (4, 3, 0, 0)
+SHARED_STORAGE_FLAG_SINCE: Version = (4, 4, 2, 0)
+# The agent versions the simulator models faithfully, each with fixtures taken from obshell's
+# source at its release commit (tests/data/obshell/<version>/).
+MODELLED_VERSIONS = (
+    "4.2.3.0",
+    "4.2.5.0",
+    "4.2.6.0",
+    "4.3.0.0",
+    "4.3.2.0",
+    "4.4.2.0",
+    "4.5.0.0",
+)
 
 
 def parse_version(text: str) -> Version:
@@ -46,6 +64,6 @@ def lists_supported_auth(version: str) -> bool:
     return parse_version(version) >= SUPPORTED_AUTH_SINCE
 
 
-def has_agent_password(version: str) -> bool:
-    """True from 4.2.6: `X-OCS-Agent-Header` is read and `/api/v1/info` has `security`."""
-    return parse_version(version) >= AGENT_PASSWORD_SINCE
+def at_least(version: str, since: Version) -> bool:
+    """True when the agent `version` has what came with `since`."""
+    return parse_version(version) >= since

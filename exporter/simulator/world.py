@@ -39,13 +39,23 @@ class BackupPlan:
     tablets: int = 600
     macro_blocks: int = 8000
     failing_since: float | None = None  # jobs starting from then on fail
+    # Job n (1-based) is FULL when n % full_every == 1 (every job with 1), else INC.
+    full_every: int = 4
+    # The kinds of job `failing_since` fails: e.g. ("FULL",) for full backups failing while
+    # incrementals succeed.
+    failing_types: tuple[str, ...] = ("FULL", "INC")
+    plus_archivelog: bool = False  # jobs taken with PLUS ARCHIVELOG (the view says "ON")
+    # For this long before it starts, the next job waits in CDB_OB_BACKUP_JOBS as INIT with a
+    # NULL start time.
+    queued: float = 0.0
 
 
 @dataclass
 class ArchivePlan:
     """A log archive round: the checkpoint trails simulated time by `lag` and moves in `step`s.
 
-    From `stall_at` on the checkpoint no longer moves, so the delay grows without bound.
+    From `stall_at` on the checkpoint no longer moves, so the delay grows without bound; the
+    round stays DOING, or with `stopped_as` (e.g. INTERRUPTED) takes that status.
     """
 
     round_start: float
@@ -54,6 +64,7 @@ class ArchivePlan:
     lag: float = 2.0
     step: float = 1.0
     stall_at: float | None = None
+    stopped_as: str | None = None
 
 
 @dataclass

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import ValidationError
 
+from exporter.text import replace_surrogates
+
 Reason = Literal["timeout", "connection", "tls", "auth", "api_error", "http_status", "decode"]
 REASONS: tuple[Reason, ...] = (
     "timeout",
@@ -16,16 +18,25 @@ REASONS: tuple[Reason, ...] = (
     "http_status",
     "decode",
 )
+# What a log line or the status page shows of a message (the poller cuts, after redacting).
+MESSAGE_LIMIT = 300
+# What a PollError keeps: enough to redact a secret that straddles MESSAGE_LIMIT whole, little
+# enough that an upstream's megabyte of error text costs nothing.
+KEPT_MESSAGE = 4 * MESSAGE_LIMIT
 
 
 class PollError(Exception):
     """One upstream request failed; `endpoint` is the route template, never a concrete path.
 
     Messages are built by our code from status codes, upstream error codes and upstream
-    messages, never from request headers, so no credential can end up in one.
+    messages, never from request headers; an upstream may still echo a credential, which the
+    poller redacts. Sources put upstream text last and never cut it: the message is cut here,
+    at its end only, so that a secret cut off is a tail the redaction recognises. Lone
+    surrogates (an upstream's invalid text) become U+FFFD: the message must encode.
     """
 
     def __init__(self, reason: Reason, endpoint: str, message: str) -> None:
+        message = replace_surrogates(message[:KEPT_MESSAGE])
         super().__init__(f"{endpoint}: {reason}: {message}")
         self.reason: Reason = reason
         self.endpoint = endpoint

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Protocol
 from urllib.parse import quote
 
@@ -28,6 +29,8 @@ from exporter.sources.errors import PollError, Reason
 # beyond it is a misbehaving upstream, and reading it whole would cost us our memory.
 MAX_BODY_BYTES = 16 * 1024 * 1024
 READ_CHUNK_BYTES = 64 * 1024
+# Answers whose Retry-After the poller honours (RFC 9110: "too many requests", "unavailable").
+RETRY_AFTER_STATUSES = frozenset({429, 503})
 LATENCY_BUCKETS: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 )  # fmt: skip
@@ -57,11 +60,19 @@ class RequestStats:
     requests: Counter[str] = field(default_factory=Counter)
     errors: Counter[tuple[str, str]] = field(default_factory=Counter)
     latency: dict[str, Histogram] = field(default_factory=dict)
+    # Not a counter: the longest wait a 429 or 503 asked for (Retry-After, in seconds) since
+    # the poller last took it; it delays the target's next poll.
+    retry_after: float = 0.0
 
     def record(self, endpoint: str, seconds: float) -> None:
         """Count one request to `endpoint` that took `seconds`."""
         self.requests[endpoint] += 1
         self.latency.setdefault(endpoint, Histogram()).observe(seconds)
+
+    def take_retry_after(self) -> float:
+        """The wait asked for since the last call (0.0 for none), forgotten once taken."""
+        asked, self.retry_after = self.retry_after, 0.0
+        return asked
 
 
 @dataclass(frozen=True)
@@ -154,7 +165,11 @@ class UpstreamHTTP:
             started = time.monotonic()
             try:
                 async with asyncio.timeout(self._timeout):
-                    return await self._send(_with_params(url, params), headers or {})
+                    response = await self._send(_with_params(url, params), headers or {})
+                if response.status in RETRY_AFTER_STATUSES:
+                    asked = retry_after_seconds(response.headers.get("Retry-After", ""))
+                    self.stats.retry_after = max(self.stats.retry_after, asked or 0.0)
+                return response
             except TimeoutError as exc:
                 raise PollError(
                     "timeout", endpoint, f"no answer within {self._timeout:g}s"
@@ -219,6 +234,24 @@ class UpstreamHTTP:
             return Response(response.status, response.headers, b"".join(chunks))
 
 
+def retry_after_seconds(value: str, now: float | None = None) -> float | None:
+    """A `Retry-After` value (delay seconds or an HTTP date) as seconds from `now`; None when
+    it is neither. A date in the past asks for no wait."""
+    value = value.strip()
+    if value.isdigit():
+        try:
+            return float(int(value))
+        except ValueError:  # more digits than int() takes: no sane wait
+            return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
 def canonical_query(pairs: Iterable[tuple[str, str]]) -> str:
     """A query in canonical form: pairs sorted by key, each part percent-encoded."""
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in sorted(pairs))
@@ -249,6 +282,6 @@ def _describe(exc: BaseException) -> str:
     """A short, secret-free description: the exception type and its message."""
     if isinstance(exc, aiohttp.ClientResponseError):
         # A response that is not HTTP: a bad status line, a header past aiohttp's limits.
-        return f"malformed HTTP response: {' '.join(exc.message.split())}"[:300]
+        return f"malformed HTTP response: {' '.join(exc.message.split())}"
     text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"[:300]
+    return f"{type(exc).__name__}: {text}"

@@ -78,8 +78,8 @@ async def test_v1_on_a_4_2_2_agent(sim: Simulator) -> None:
     sim.world.clusters[0].version = "4.2.2.0"
     async with signed_client(sim.base_url) as good, signed_client(sim.base_url, "bad") as bad:
         info = (await good.get("/api/v1/info")).json()["data"]
-        passed = await good.get("/api/v1/tenants/overview")
-        refused = await bad.get("/api/v1/tenants/overview")
+        passed = await good.get("/api/v1/ob/info")  # /tenants/overview came with 4.2.4
+        refused = await bad.get("/api/v1/ob/info")
         unknown = await good.get("/api/v1/obcluster/backup/overview")
 
     assert "supportedAuth" not in info

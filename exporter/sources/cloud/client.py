@@ -21,7 +21,6 @@ from exporter.sources.errors import PollError, shape_problem
 from exporter.sources.http import Response, UpstreamHTTP
 
 M = TypeVar("M", bound=BaseModel)
-MESSAGE_LIMIT = 300
 PROJECT_HEADER = "X-Ob-Project-Id"
 
 
@@ -72,8 +71,10 @@ def decode(route: str, response: Response, model: type[M]) -> M:
 
 
 def _failure(envelope: Mapping[str, Any]) -> str:
+    # The upstream's message goes last and uncut: the message is cut only at its end, after
+    # the poller redacted it (a secret cut off in the middle would leak what followed it).
     code = envelope.get("errorCode") or ""
-    message = str(envelope.get("errorMessage") or "")[:MESSAGE_LIMIT]
+    message = str(envelope.get("errorMessage") or "")
     request_id = envelope.get("requestId")
-    suffix = f" (requestId {str(request_id)[:64]})" if request_id else ""
-    return f"{code}: {message}{suffix}"
+    prefix = f"requestId {request_id}: " if request_id else ""
+    return f"{prefix}{code}: {message}"

@@ -12,13 +12,19 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from exporter.sources.values import Int
+
 T = TypeVar("T")
 
 
 class UpstreamModel(BaseModel):
-    """Base of every Cloud shape: the API adds fields over time, so ignore extras."""
+    """Base of every Cloud shape: the API adds fields over time, so ignore extras.
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    Numbers must be what the API's types can hold: NaN, infinities (`1e400` parses as one)
+    and integers beyond 64 bits make the answer a decode error, as for obshell.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
 
 class Envelope(UpstreamModel, Generic[T]):
@@ -35,7 +41,7 @@ class PagingData(UpstreamModel, Generic[T]):
     """`data` of a paged list: one page of `dataList`, and `total` over every page."""
 
     dataList: list[T] = Field(default_factory=list)
-    total: int = 0
+    total: Int = 0
     hasMore: bool | None = None
 
 
@@ -63,9 +69,9 @@ class BackupSet(UpstreamModel):
     checkpoint: str | None = None
     dataBackupMode: str = ""
     dataBackupSize: float | None = None
-    dataVersion: int | None = None
+    dataVersion: Int | None = None
     downloadEnabled: bool | None = None
-    downloadTaskId: int | None = None
+    downloadTaskId: Int | None = None
     startTime: str | None = None
     endTime: str | None = None
     status: str = ""

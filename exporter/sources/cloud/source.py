@@ -25,7 +25,7 @@ from exporter.sources.cloud import models as m
 from exporter.sources.cloud.client import CloudClient
 from exporter.sources.errors import PollError
 from exporter.sources.http import UpstreamHTTP
-from exporter.sources.values import parse_time
+from exporter.sources.values import finite, parse_time
 from exporter.states import backup_set_state
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,8 @@ class CloudSource:
             data_backup_mode=item.dataBackupMode,
             trigger_mode=item.triggerMode,
             validity=item.validity,
-            size_bytes=size * GIB if size is not None and size >= 0 else None,
+            # A size near float's limit times GiB overflows to infinity: unknown, not +Inf.
+            size_bytes=finite(size * GIB) if size is not None and size >= 0 else None,
             checkpoint=self._time(item.checkpoint),
             start=self._time(item.startTime),
             end=self._time(item.endTime),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, ValidationError
 
@@ -63,7 +63,7 @@ class ObshellClient:
         Returns the envelope (with `data` parsed into `model`), or None when obshell says the
         task or tenant does not exist.
         """
-        path = route.replace(":name", tenant) if tenant is not None else route
+        path = route if tenant is None else route.replace(":name", _segment(route, tenant))
         if params:
             # obshell compares the signed Uri with the request target byte for byte, and
             # aiohttp re-normalises percent-encoding: keep the query in a form it leaves alone.
@@ -88,6 +88,19 @@ class ObshellClient:
         raise failure
 
 
+def _segment(route: str, tenant: str) -> str:
+    """A tenant name as one path segment, every byte but letters, digits and `_.-~` encoded.
+
+    Control characters would make aiohttp refuse the URL, and `?`, `#` or a space would turn
+    the route into another. obshell routes on the decoded path, so a name with `/` (or a dot
+    segment, which proxies resolve) cannot be asked about at all: no real tenant has one.
+    """
+    if "/" in tenant or tenant in (".", ".."):
+        message = f"tenant name {tenant!r} cannot be sent as one path segment; not asked"
+        raise PollError("decode", route, message)
+    return quote(tenant, safe="")
+
+
 def _decode(route: str, response: Response, model: type[M]) -> Envelope[M] | None:
     if 200 <= response.status < 300:
         # The common case, parsed straight from bytes by pydantic's own JSON parser: about
@@ -104,7 +117,7 @@ def _decode(route: str, response: Response, model: type[M]) -> Envelope[M] | Non
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}
     err_code = error.get("errCode")
-    message = str(error.get("message", ""))[:300]
+    message = str(error.get("message", ""))  # last in every message, cut by PollError
     status = response.status
 
     if _is_unknown_route(status, body, message):
@@ -114,7 +127,9 @@ def _decode(route: str, response: Response, model: type[M]) -> Envelope[M] | Non
             "auth", route, f"HTTP {status} {err_code or error.get('code', '')} {message}"
         )
     if status == 404:
-        if route in OPTIONAL_ROUTES and "data" not in body:
+        # Since 4.3.1 every obshell error names its errCode, and the only "no such route" is
+        # the NoRoute one above: any other 404 is about this tenant or task, not the route.
+        if route in OPTIONAL_ROUTES and "data" not in body and not err_code:
             raise EndpointUnsupported(route)
         return None
     if status == 400 and (err_code in _TENANT_GONE_CODES or _old_tenant_missing(error, message)):

@@ -8,14 +8,13 @@ depends on the target's config, and SCNs stay Python ints so they are exact.
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, OnErrorOmit
+
+from exporter.sources.values import Int
 
 T = TypeVar("T")
-# Go's int64 and uint64 (SCNs) are the widest integers obshell sends; a bound checked natively
-# costs nothing per field, where a Python validator doubled the parse time.
-Int = Annotated[int, Field(ge=-(2**63), le=2**64 - 1)]
 
 
 class UpstreamModel(BaseModel):
@@ -114,32 +113,36 @@ class TenantOverview(UpstreamModel):
 
 
 class BackupTask(UpstreamModel):
-    """`CdbObBackupTask`: a row of CDB_OB_BACKUP_TASKS, or of its history when none runs."""
+    """`CdbObBackupTask`: a row of CDB_OB_BACKUP_TASKS, or of its history when none runs.
+
+    obshell always sends every field; one missing from an answer is unknown (None), never 0:
+    a `result` of 0 would say "success" beside a FAILED status.
+    """
 
     tenant_id: Int
-    task_id: Int = 0
-    job_id: Int = 0
-    incarnation: Int = 0
-    backup_set_id: Int = 0
+    task_id: Int | None = None
+    job_id: Int | None = None
+    incarnation: Int | None = None
+    backup_set_id: Int | None = None
     start_timestamp: str = ""
     end_timestamp: str = ""
     status: str
-    start_scn: Int = 0
-    end_scn: Int = 0
-    user_ls_start_scn: Int = 0
+    start_scn: Int | None = None
+    end_scn: Int | None = None
+    user_ls_start_scn: Int | None = None
     encryption_mode: str = ""
-    input_bytes: Int = 0
-    output_bytes: Int = 0
-    output_rate_bytes: float = 0.0
-    extra_meta_bytes: Int = 0
-    tablet_count: Int = 0
-    finish_tablet_count: Int = 0
-    macro_block_count: Int = 0
-    finish_macro_block_count: Int = 0
-    file_count: Int = 0
-    meta_turn_id: Int = 0
-    data_turn_id: Int = 0
-    result: Int = 0
+    input_bytes: Int | None = None
+    output_bytes: Int | None = None
+    output_rate_bytes: float | None = None
+    extra_meta_bytes: Int | None = None
+    tablet_count: Int | None = None
+    finish_tablet_count: Int | None = None
+    macro_block_count: Int | None = None
+    finish_macro_block_count: Int | None = None
+    file_count: Int | None = None
+    meta_turn_id: Int | None = None
+    data_turn_id: Int | None = None
+    result: Int | None = None
     comment: str = ""
     path: str = ""
 
@@ -180,18 +183,21 @@ class ArchiveLogTask(UpstreamModel):
 
 
 class BackupJob(UpstreamModel):
-    """A data backup job, from `GET /api/v1/tenant/:name/backup/tasks` (4.3.2+)."""
+    """A data backup job (`bo.BackupJob`), from `GET /api/v1/tenant/:name/backup/tasks` (4.3.2+).
 
-    tenant_id: Int = 0
-    job_id: Int = 0
-    backup_set_id: Int = 0
-    # A VARCHAR column upstream (obshell's Go struct holds a string); JSON booleans seen too.
-    plus_archivelog: bool | str = False
+    `plus_archivelog` is the view's VARCHAR ("ON"/"OFF"); `start_timestamp` is `null` for a
+    NULL start; `end_timestamp` is absent while the job has no end.
+    """
+
+    tenant_id: Int | None = None
+    job_id: Int | None = None
+    backup_set_id: Int | None = None
+    plus_archivelog: str | bool = ""
     backup_type: str = ""
-    start_timestamp: str = ""
-    end_timestamp: str = ""
+    start_timestamp: str | None = None
+    end_timestamp: str | None = None
     status: str
-    result: Int = 0
+    result: Int | None = None
     comment: str = ""
     description: str = ""
     path: str = ""
@@ -202,6 +208,22 @@ class BackupJob(UpstreamModel):
         if isinstance(self.plus_archivelog, bool):
             return self.plus_archivelog
         return self.plus_archivelog.strip().upper() in {"ON", "TRUE", "YES", "1"}
+
+    @property
+    def full(self) -> bool:
+        """A full backup (`backup_type` "FULL"), as opposed to an incremental one ("INC")."""
+        return self.backup_type.strip().upper() == "FULL"
+
+
+class BackupJobPage(UpstreamModel):
+    """A page of `GET /api/v1/tenant/:name/backup/tasks`.
+
+    A row obshell should never send is left out rather than failing the page (one odd row
+    costs only itself); the source compares the rows read with those the page announced.
+    """
+
+    contents: list[OnErrorOmit[BackupJob]] = Field(default_factory=list)
+    page: Page | None = None
 
 
 class RestoreInfo(UpstreamModel):
@@ -253,5 +275,4 @@ class RestoreTask(RestoreInfo):
 # Parametrised once: pydantic builds a class per subscription, too slow per response.
 TenantOverviews = Contents[TenantOverview]
 ArchiveLogTasks = Contents[ArchiveLogTask]
-BackupJobPage = PagedContents[BackupJob]
 RestoreTaskPage = PagedContents[RestoreTask]

@@ -6,8 +6,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from dataclasses import dataclass, replace
+from datetime import tzinfo
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -27,7 +27,13 @@ from exporter.sources.errors import PollError
 from exporter.sources.http import UpstreamHTTP
 from exporter.sources.obshell import models as m
 from exporter.sources.obshell.client import EndpointUnsupported, ObshellClient
-from exporter.sources.values import parse_time, percent_ratio, positive, scn_seconds
+from exporter.sources.values import (
+    envelope_zone,
+    parse_time,
+    percent_ratio,
+    positive,
+    scn_seconds,
+)
 from exporter.states import (
     RESTORE_FINISHED,
     backup_task_state,
@@ -49,7 +55,27 @@ BACKUP_JOBS = "/api/v1/tenant/:name/backup/tasks"
 RESTORE_TASKS = "/api/v1/restore/tasks"
 RESTORE_OVERVIEW = "/api/v1/tenant/:name/restore/overview"
 
+# Every route of obshell's backup API: a 4.2.2/4.2.3 agent has none of them.
+BACKUP_API = (
+    TENANTS,
+    CLUSTER_BACKUP,
+    TENANT_BACKUP,
+    RESTORE_OVERVIEW,
+    BACKUP_INFO,
+    LOG_TASKS,
+    BACKUP_JOBS,
+    RESTORE_TASKS,
+)
+
 SYS_TENANT_ID = 1
+# Newest COMPLETED jobs read per poll. obshell loads a tenant's whole job history for every
+# call whatever the page size, so a page big enough to hold the newest FULL beside the
+# incrementals of a weekly-full, daily-incremental schedule costs the agent nothing more than
+# a page of one (and us about 30 µs more to parse).
+JOB_PAGE_SIZE = 8
+# When that page holds no FULL job (full backups failing or rare), one more call this big
+# looks further back; found once, the job is remembered while newer pages hold no FULL.
+FULL_SEARCH_SIZE = 256
 RESTORE_PAGE_SIZE = 100
 # A cluster with more restore history than this many pages is paged no further: the newest
 # restores come first, and older ones are past any sensible restore_history anyway.
@@ -65,8 +91,16 @@ class _Job:
 
     start: float | None
     end: float | None
-    job_id: int
+    job_id: int | None
     plus_archivelog: bool
+
+
+@dataclass(frozen=True)
+class _Successes:
+    """The newest successful backup job of a tenant, and its newest successful FULL one."""
+
+    newest: _Job | None
+    newest_full: _Job | None
 
 
 @dataclass(frozen=True)
@@ -88,6 +122,8 @@ class ObshellSource:
         # Older agents have no restore list: remember tenants seen restoring, so a restore that
         # finished between two polls still shows its outcome.
         self._seen_restoring: dict[str, float] = {}
+        # The newest successful FULL job per (tenant name, id), once found beyond the first page.
+        self._full_success: dict[tuple[str, int], _Job] = {}
 
     def endpoint_support(self) -> Mapping[str, bool]:
         """Optional endpoints learned for the current agent version."""
@@ -118,13 +154,23 @@ class ObshellSource:
         identity = self._identity
         assert identity is not None
 
-        overview = await self._required(TENANTS, m.TenantOverviews)
+        if self._supported.get(TENANTS) is False:
+            return self._identity_only(identity, now)
+        try:
+            overview = await self._client.get(TENANTS, m.TenantOverviews)
+        except EndpointUnsupported:
+            return self._identity_only(identity, now)
+        if overview is None:
+            raise PollError("api_error", TENANTS, "obshell reported the resource as missing")
+        self._supported[TENANTS] = True
         listed: list[m.TenantOverview] = overview.data.contents if overview.data else []
-        wanted = [t for t in listed if self._is_wanted(t)]
+        wanted = _once_each([t for t in listed if self._is_wanted(t)], errors)
+        kept = {(t.tenant_name, t.tenant_id) for t in wanted}
+        self._full_success = {k: v for k, v in self._full_success.items() if k in kept}
 
         tasks = await self._latest_tasks(wanted, errors)
         tenants = await asyncio.gather(
-            *(self._tenant(t, tasks.get(t.tenant_id), now, errors) for t in wanted)
+            *(self._tenant(t, tasks.get(t.tenant_id), errors) for t in wanted)
         )
         restores: tuple[Restore, ...] = ()
         if self._target.restore.enabled:
@@ -135,6 +181,22 @@ class ObshellSource:
             restores=restores,
         )
         return TargetData(clusters=(cluster_state,), polled_at=now)
+
+    def _identity_only(self, identity: ClusterIdentity, now: float) -> TargetData:
+        """An agent without backup API (before 4.2.4): the cluster is there, nothing else.
+
+        Not an error: the target is up and says which routes it lacks. Said once per agent
+        version, since support is learned again after an upgrade.
+        """
+        if self._supported.get(TENANTS) is not False:
+            log.warning(
+                "target=%s: obshell %s has no backup API (it came with obshell 4.2.4): only the"
+                " cluster's identity is exported; upgrade the agent to monitor backups",
+                self._target.name,
+                self._agent_version or "(unknown version)",
+            )
+        self._supported.update(dict.fromkeys(BACKUP_API, False))
+        return TargetData(clusters=(Cluster(identity=identity),), polled_at=now)
 
     def _is_wanted(self, tenant: m.TenantOverview) -> bool:
         if (
@@ -170,7 +232,12 @@ class ObshellSource:
         try:
             result = await call()
         except EndpointUnsupported:
-            self._supported[route] = False
+            if self._supported.get(route):
+                # This agent has the route (another tenant's call used it): a "no such route"
+                # for one tenant is that tenant's problem, never the whole target's.
+                errors.append(PollError("http_status", route, "no such route, for this tenant"))
+            else:
+                self._supported[route] = False
             return None
         except PollError as exc:
             if exc.reason == "auth":
@@ -192,12 +259,14 @@ class ObshellSource:
         try:
             overview = await self._client.get(CLUSTER_BACKUP, m.ClusterBackupOverview)
         except EndpointUnsupported:
+            self._supported[CLUSTER_BACKUP] = False
             return {}  # agents before 4.2.4 have no backup routes, per tenant neither
         except PollError as exc:
             if exc.reason in ("auth", "timeout", "connection", "tls"):
                 raise
             errors.append(exc)
         else:
+            self._supported[CLUSTER_BACKUP] = True
             statuses = overview.data.statuses if overview and overview.data else []
             return {task.tenant_id: task for task in statuses}
 
@@ -222,11 +291,10 @@ class ObshellSource:
         self,
         tenant: m.TenantOverview,
         task: m.BackupTask | None,
-        now: float,
         errors: list[PollError],
     ) -> Tenant | None:
         name = tenant.tenant_name
-        info, rounds, success, failure = await asyncio.gather(
+        info, rounds, successes, failure = await asyncio.gather(
             self._optional(
                 BACKUP_INFO,
                 lambda: self._client.get(BACKUP_INFO, m.TenantBackupInfo, tenant=name),
@@ -237,16 +305,25 @@ class ObshellSource:
                 lambda: self._client.get(LOG_TASKS, m.ArchiveLogTasks, tenant=name),
                 errors,
             ),
-            self._optional(BACKUP_JOBS, lambda: self._latest_job(name, "COMPLETED"), errors),
-            self._optional(BACKUP_JOBS, lambda: self._latest_job(name, "FAILED"), errors),
+            self._optional(BACKUP_JOBS, lambda: self._successes(tenant, errors), errors),
+            self._optional(BACKUP_JOBS, lambda: self._latest_job(name, "FAILED", errors), errors),
         )
+        # A checkpoint cannot be later than the moment it was read, on our clock or on the
+        # agent's (its answer's timestamp): the later of the two allows for clock skew.
+        answered = [parse_time(e.timestamp) for e in (info, rounds) if e is not None]
+        read_at = max([time.time(), *(t for t in answered if t is not None)])
+        success = successes.newest if successes else None
         backup_task = _backup_task(task) if task else None
         history_known = self._supported.get(BACKUP_JOBS, False)
+        last_full_success: float | None = None
         if history_known:
             last_success = success.end if success else None
             last_failure = failure.end if failure else None
+            full = successes.newest_full if successes else None
+            last_full_success = full.end if full else None
         else:
-            # Without the job history only the latest task can tell, and only about itself.
+            # Without the job history only the latest task can tell, and only about itself
+            # (it does not say whether it was FULL or INC).
             last_success = (
                 backup_task.end if backup_task and backup_task.status == "COMPLETED" else None
             )
@@ -254,8 +331,12 @@ class ObshellSource:
                 backup_task.end if backup_task and backup_task.status == "FAILED" else None
             )
 
-        log_backup = _log_backup(info, rounds, now, self._supported.get(LOG_TASKS, False))
+        log_backup = _log_backup(
+            info, rounds, read_at, self._supported.get(LOG_TASKS, False), name, errors
+        )
         round_ = _active_round(rounds)
+        if round_ is not None and round_.checkpoint is not None and round_.checkpoint > read_at:
+            round_ = replace(round_, checkpoint=None)  # counted by _log_backup already
         recovery_point = _recovery_point(success, task, round_, log_backup)
         return Tenant(
             name=name,
@@ -264,23 +345,67 @@ class ObshellSource:
             backup_task=backup_task,
             last_success=last_success,
             last_failure=last_failure,
+            last_full_success=last_full_success,
             log_backup=log_backup,
             recovery_point=recovery_point,
         )
 
-    async def _latest_job(self, tenant: str, status: str) -> _Job | None:
-        params = {"status": status, "sort": "start_timestamp,desc", "page": "1", "size": "1"}
+    async def _jobs(
+        self, tenant: str, status: str, size: int, errors: list[PollError]
+    ) -> tuple[list[m.BackupJob], int]:
+        """The newest jobs of `status`, newest first, and how many there are in all.
+
+        A row obshell should never send costs only that row: it is left out, and counted as a
+        decode problem when fewer rows were read than the page announced.
+        """
+        params = {"status": status, "sort": "start_timestamp,desc", "page": "1", "size": str(size)}
         env = await self._client.get(BACKUP_JOBS, m.BackupJobPage, tenant=tenant, params=params)
-        jobs: list[m.BackupJob] = env.data.contents if env and env.data else []
-        if not jobs:
-            return None
-        job = jobs[0]
-        return _Job(
-            start=parse_time(job.start_timestamp),
-            end=parse_time(job.end_timestamp),
-            job_id=job.job_id,
-            plus_archivelog=job.includes_archivelog,
-        )
+        if env is None or env.data is None:
+            return [], 0
+        jobs = env.data.contents
+        page = env.data.page
+        if page is None:
+            return jobs, len(jobs)
+        # obshell pages exactly: page 1 holds min(size, total) rows.
+        missing = min(size, page.total_elements) - len(jobs)
+        if missing > 0:
+            message = f"tenant {tenant!r}: {missing} job row(s) of the page could not be read"
+            errors.append(PollError("decode", BACKUP_JOBS, message))
+        return jobs, max(page.total_elements, len(jobs))
+
+    async def _latest_job(self, tenant: str, status: str, errors: list[PollError]) -> _Job | None:
+        jobs, _ = await self._jobs(tenant, status, 1, errors)
+        return _job(jobs[0]) if jobs else None
+
+    async def _successes(self, tenant: m.TenantOverview, errors: list[PollError]) -> _Successes:
+        """The newest COMPLETED job and the newest COMPLETED FULL one, in one call mostly.
+
+        obshell cannot filter by backup type: the newest FULL is looked for among the newest
+        COMPLETED jobs; only when they hold none, and there are more, is the history searched
+        further (once: the job found is remembered while newer pages hold no FULL).
+        """
+        name = tenant.tenant_name
+        jobs, total = await self._jobs(name, "COMPLETED", JOB_PAGE_SIZE, errors)
+        newest = _job(jobs[0]) if jobs else None
+        full = next((_job(j) for j in jobs if j.full), None)
+        key = (name, tenant.tenant_id)
+        if full is None and total > len(jobs):
+            remembered = self._full_success.get(key)
+            starts = [parse_time(j.start_timestamp) for j in jobs]
+            oldest = min((s for s in starts if s is not None), default=None)
+            if (
+                remembered is not None
+                and remembered.start is not None
+                and oldest is not None
+                and remembered.start <= oldest
+            ):
+                full = remembered  # still older than every job newer than it: still the newest
+            if full is None:
+                more, _ = await self._jobs(name, "COMPLETED", FULL_SEARCH_SIZE, errors)
+                full = next((_job(j) for j in more if j.full), None)
+        if full is not None:
+            self._full_success[key] = full
+        return _Successes(newest=newest, newest_full=full)
 
     async def _restores(
         self, tenants: list[m.TenantOverview], now: float, errors: list[PollError]
@@ -294,17 +419,9 @@ class ObshellSource:
                     continue
                 if name not in newest or _newer(task, newest[name][0]):
                     newest[name] = (task, tz)
+            # Each running restore's row is the very CDB_OB_RESTORE_PROGRESS row that
+            # /tenant/:name/restore/overview would return: asking that too brings nothing.
             candidates = list(newest.values())
-            running = [
-                (t, tz) for t, tz in candidates if restore_state(t.status) not in RESTORE_FINISHED
-            ]
-            detailed = await asyncio.gather(
-                *(self._restore_overview(t.restore_tenant_name, errors) for t, _ in running)
-            )
-            replaced = {
-                t.restore_tenant_name: d for (t, _), d in zip(running, detailed, strict=True) if d
-            }
-            candidates = [replaced.get(t.restore_tenant_name, (t, tz)) for t, tz in candidates]
         else:
             watch = {t.tenant_name for t in tenants if t.status.upper() == "RESTORE"}
             horizon = now - self._target.restore_history
@@ -365,24 +482,35 @@ class ObshellSource:
 
     def _zone(self, envelope: m.Envelope[T]) -> tzinfo:
         """The zone for upstream times without offset: config, else the envelope's offset."""
-        if self._target.timezone is not None:
-            return self._target.timezone
-        if envelope.timestamp:
-            try:
-                offset = datetime.fromisoformat(
-                    envelope.timestamp[:26] + envelope.timestamp[-6:]
-                ).tzinfo
-            except ValueError:
-                offset = None
-            if offset is not None:
-                return offset
-        return UTC
+        return envelope_zone(self._target.timezone, envelope.timestamp)
+
+
+def _once_each(tenants: list[m.TenantOverview], errors: list[PollError]) -> list[m.TenantOverview]:
+    """One row per tenant name: a second row would make duplicate series (and the per-tenant
+    routes, asked by name, could not tell the two apart). The first row is kept."""
+    kept: dict[str, m.TenantOverview] = {}
+    for tenant in tenants:
+        if tenant.tenant_name in kept:
+            message = f"tenant {tenant.tenant_name!r} is listed twice; the first row is used"
+            errors.append(PollError("decode", TENANTS, message))
+            continue
+        kept[tenant.tenant_name] = tenant
+    return list(kept.values())
 
 
 def _newer(a: m.RestoreInfo, b: m.RestoreInfo) -> bool:
     return (parse_time(a.start_timestamp) or 0.0, a.job_id) > (
         parse_time(b.start_timestamp) or 0.0,
         b.job_id,
+    )
+
+
+def _job(job: m.BackupJob) -> _Job:
+    return _Job(
+        start=parse_time(job.start_timestamp),
+        end=parse_time(job.end_timestamp),
+        job_id=job.job_id,
+        plus_archivelog=job.includes_archivelog,
     )
 
 
@@ -409,8 +537,8 @@ def _backup_task(task: m.BackupTask) -> BackupTask:
         result_code=task.result,
         start=parse_time(task.start_timestamp),
         end=parse_time(task.end_timestamp),
-        start_scn=scn_seconds(task.start_scn),
-        end_scn=scn_seconds(task.end_scn),
+        start_scn=scn_seconds(task.start_scn or 0),
+        end_scn=scn_seconds(task.end_scn or 0),
     )
 
 
@@ -430,7 +558,15 @@ def _log_backup(
     rounds: m.Envelope[m.Contents[m.ArchiveLogTask]] | None,
     now: float,
     rounds_known: bool,
+    tenant: str,
+    errors: list[PollError],
 ) -> LogBackup | None:
+    """Checkpoint, delay and round state of a tenant's log archive.
+
+    obshell lists only rounds that are BEGINNING, DOING, STOPPING, PREPARE or SUSPEND; an
+    INTERRUPTED, STOP or SUSPENDING round leaves the list empty while /backup/info still
+    gives its checkpoint: that is NOT_RUNNING, with the delay still growing.
+    """
     checkpoint = (
         parse_time(info.data.lastest_archive_log_checkpoint) if info and info.data else None
     )
@@ -438,16 +574,25 @@ def _log_backup(
     round_ = _active_round(rounds)
     if checkpoint is None and round_ is not None:
         checkpoint = round_.checkpoint
-    if delay is None and checkpoint is not None:
+    archived = checkpoint is not None or delay is not None
+    if (checkpoint is not None and checkpoint > now) or (delay is not None and delay < 0):
+        # A checkpoint in the future measures nothing: never a reassuring delay of 0.
+        message = (
+            f"tenant {tenant!r}: the archive checkpoint is in the future of both this"
+            " exporter's and the agent's clock; checkpoint and delay not exported"
+        )
+        errors.append(PollError("decode", BACKUP_INFO if info else LOG_TASKS, message))
+        checkpoint = delay = None
+    elif delay is None and checkpoint is not None:
         # obshell omits a delay of exactly 0, and computes it as now - checkpoint otherwise.
-        delay = max(0.0, now - checkpoint)
+        delay = now - checkpoint
     status: str | None = None
     raw = ""
     if round_ is not None:
         status, raw = log_backup_state(round_.status), round_.status
-    elif rounds_known and checkpoint is not None:
+    elif rounds_known and archived:
         status = "NOT_RUNNING"
-    if checkpoint is None and status is None:
+    if checkpoint is None and delay is None and status is None:
         return None
     return LogBackup(checkpoint=checkpoint, delay=delay, status=status, raw_status=raw)
 
@@ -481,11 +626,12 @@ def _recovery_point(
     own_logs = (
         success.plus_archivelog
         and task is not None
+        and success.job_id is not None
         and task.job_id == success.job_id
         and backup_task_state(task.status) == "COMPLETED"
     )
     if own_logs and task is not None:
-        return scn_seconds(task.end_scn)
+        return scn_seconds(task.end_scn or 0)
     return None
 
 

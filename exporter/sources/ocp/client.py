@@ -19,7 +19,6 @@ from exporter.sources.http import Response, UpstreamHTTP
 from exporter.sources.ocp.models import Envelope
 
 M = TypeVar("M", bound=BaseModel)
-MESSAGE_LIMIT = 300
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,8 @@ def decode(route: str, response: Response, model: type[M]) -> Answer[M]:
     body = json_or_none(response.body)
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}
-    detail = f"{error.get('code', '')}: {str(error.get('message', ''))[:MESSAGE_LIMIT]}"
+    # Upstream text last and uncut: PollError cuts at the end, after nothing follows.
+    detail = f"{error.get('code', '')}: {error.get('message', '')}"
     status = response.status
     if status in (401, 403):
         raise PollError("auth", route, f"HTTP {status} {detail}" if error else f"HTTP {status}")

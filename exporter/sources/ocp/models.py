@@ -13,19 +13,27 @@ from typing import Generic, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from exporter.sources.values import Int
+
 T = TypeVar("T")
 
 
 class UpstreamModel(BaseModel):
-    """Base of every OCP shape: OCP adds fields between versions, so ignore extras."""
+    """Base of every OCP shape: OCP adds fields between versions, so ignore extras.
 
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    Numbers must be what OCP's Java types can hold: NaN, infinities (`1e400` parses as one)
+    and integers beyond 64 bits make the answer a decode error, as for obshell.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class ApiError(UpstreamModel):
     """The `error` object of a failure: `code` 30000 (not logged on), 30014 (forbidden), ..."""
 
-    code: int | None = None
+    code: Int | None = None
     message: str = ""
     debugMessage: str | None = None
 
@@ -36,8 +44,8 @@ class Envelope(UpstreamModel, Generic[T]):
     data: T | None = None
     successful: bool | None = None
     timestamp: str | None = None
-    duration: int | None = None
-    status: int | None = None
+    duration: Int | None = None
+    status: Int | None = None
     traceId: str | None = None
     server: str | None = None
     error: ApiError | None = None
@@ -46,10 +54,10 @@ class Envelope(UpstreamModel, Generic[T]):
 class PageInfo(UpstreamModel):
     """The paging block of a list; `number` is 1-based. Older OCP spells `totalPage`."""
 
-    totalElements: int = 0
-    totalPages: int = Field(default=0, validation_alias=AliasChoices("totalPages", "totalPage"))
-    number: int = 0
-    size: int = 0
+    totalElements: Int = 0
+    totalPages: Int = Field(default=0, validation_alias=AliasChoices("totalPages", "totalPage"))
+    number: Int = 0
+    size: Int = 0
 
 
 class Paged(UpstreamModel, Generic[T]):
@@ -62,9 +70,9 @@ class Paged(UpstreamModel, Generic[T]):
 class ObCluster(UpstreamModel):
     """An item of `GET /api/v2/ob/clusters`; `id` is OCP's own, `obClusterId` OceanBase's."""
 
-    id: int
+    id: Int
     name: str = ""
-    obClusterId: int | None = None
+    obClusterId: Int | None = None
     type: str = ""
     status: str = ""
     obVersion: str = ""
@@ -73,8 +81,8 @@ class ObCluster(UpstreamModel):
 class ClusterBackupInfoDetail(UpstreamModel):
     """`GET /api/v2/ob/clusters/{id}/backup/overview` (`ClusterBackupInfoDetail`)."""
 
-    clusterId: int | None = None
-    obClusterId: int | None = None
+    clusterId: Int | None = None
+    obClusterId: Int | None = None
     clusterName: str = ""
     obClusterType: str = ""
     obClusterStatus: str = ""

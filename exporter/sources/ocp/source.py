@@ -22,7 +22,7 @@ from exporter.sources.errors import PollError
 from exporter.sources.http import UpstreamHTTP
 from exporter.sources.ocp import models as m
 from exporter.sources.ocp.client import Answer, OcpClient
-from exporter.sources.values import offset_of, parse_time
+from exporter.sources.values import envelope_zone, finite, parse_time
 from exporter.states import cluster_state, schedule_state
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class OcpSource:
 
     def _zone(self, answer: Answer[m.ClusterBackupInfoDetail]) -> tzinfo:
         """The zone for times without an offset: config, else the envelope's offset, else UTC."""
-        return self._target.timezone or offset_of(answer.timestamp) or UTC
+        return envelope_zone(self._target.timezone, answer.timestamp)
 
 
 def _identity(
@@ -189,4 +189,5 @@ def backup_size_bytes(overview: m.ClusterBackupInfoDetail) -> float | None:
         known = ", ".join(UNIT_BYTES)
         message = f"obStorageVolumeUnit {shown[:40]} is not one of {known}; size not exported"
         raise PollError("decode", OVERVIEW, f"cluster {overview.clusterName!r}: {message}")
-    return overview.backupSize * UNIT_BYTES[unit]
+    # A size near float's limit times the unit overflows to infinity: unknown, not +Inf.
+    return finite(overview.backupSize * UNIT_BYTES[unit])
