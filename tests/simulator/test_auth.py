@@ -6,17 +6,22 @@ import base64
 import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.asymmetric import padding as rsa_padding
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from exporter.simulator import Simulator
+from exporter.simulator import Simulator, versions
 from exporter.sources.obshell.auth import rsa_encrypt_chunked
+from tests.conftest import DATA
 from tests.simulator.conftest import PASSWORD, StartSimulator, plain, signed, signed_client
+from tests.test_obshell_fixtures import _differences
 
 OB_INFO = "/api/v1/ob/info"
 
@@ -316,3 +321,71 @@ async def test_rsa_header_in_53_byte_chunks_works_with_a_1024_bit_key(sim: Simul
     )
 
     assert response.status_code == 200
+
+
+# ------------------------------------------- each version's auth answers, from obshell's source
+
+AUTH_FIXTURES = sorted((DATA / "obshell").glob("*/auth/*.json"))
+WRONG = "not-the-password"
+
+
+def _headers(sim: Simulator, sends: str, path: str) -> dict[str, str]:
+    """The auth headers a fixture's request carries (its sidecar's `sends:`)."""
+    if sends == "none":
+        return {}
+    if sends == "undecryptable":  # not whole RSA blocks: no key decrypts it
+        return {"X-OCS-Header": base64.b64encode(os.urandom(40)).decode()}
+    name, password = {
+        "root-wrong": ("X-OCS-Header", WRONG),
+        "agent": ("X-OCS-Agent-Header", "any-agent-password"),
+        "agent-wrong": ("X-OCS-Agent-Header", WRONG),
+    }[sends]
+    return {name: sign(sim, fields(uri=path, password=password))}
+
+
+def _key_bits(public_key: str) -> int:
+    key = load_der_public_key(base64.b64decode(public_key))
+    assert isinstance(key, rsa.RSAPublicKey)
+    return key.key_size
+
+
+def test_every_auth_fixture_names_its_origin() -> None:
+    assert {path.parent.parent.name for path in AUTH_FIXTURES} == set(versions.MODELLED_VERSIONS)
+    for path in AUTH_FIXTURES:
+        origin = origin_of(path)
+        version = path.parent.parent.name
+        assert origin["obshell"].startswith(f"{version} at commit ")
+        assert len(origin["obshell"].rsplit(" ", 1)[1]) == 40
+        assert origin["files"] and origin["note"]
+        assert origin["sends"] in ("none", "root-wrong", "undecryptable", "agent", "agent-wrong")
+        assert origin["agent_password"] in ("set", "unset")
+
+
+def origin_of(path: Path) -> dict[str, str]:
+    lines = path.with_suffix(".origin").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines)
+
+
+AUTH_ANSWERS = {path: (json.loads(path.read_text()), origin_of(path)) for path in AUTH_FIXTURES}
+
+
+@pytest.mark.parametrize(
+    "fixture", AUTH_FIXTURES, ids=[f"{p.parent.parent.name}-{p.stem}" for p in AUTH_FIXTURES]
+)
+async def test_the_simulator_authenticates_like_each_version(sim: Simulator, fixture: Path) -> None:
+    real, origin = AUTH_ANSWERS[fixture]
+    cluster = sim.world.clusters[0]
+    cluster.version = fixture.parent.parent.name
+    cluster.agent_password = "agent-pass" if origin["agent_password"] == "set" else None
+    path = origin["request"].removeprefix("GET ")
+
+    response = await raw_get(sim, path, **_headers(sim, origin["sends"], path))
+
+    body = response.json()
+    assert response.status_code == real["status"] == body["status"]
+    if not real["successful"]:
+        assert body["error"] == real["error"]
+        assert ("data" in body) == ("data" in real)
+    assert not _differences(real, body), _differences(real, body)
+    if fixture.stem == "secret":
+        assert _key_bits(body["data"]["public_key"]) == _key_bits(real["data"]["public_key"])
