@@ -8,7 +8,7 @@ import pytest
 from obshell import ClientSet, OBShellHandleError
 from obshell.auth.password import PasswordAuth
 
-from exporter.simulator import Simulator
+from exporter.simulator import Simulator, versions
 from tests.simulator.conftest import PASSWORD, StartSimulator
 
 TASK_KEYS = {
@@ -79,3 +79,50 @@ async def test_sdk_uses_the_agent_password_when_the_agent_has_one(
 
     assert len(overview.statuses) == 2
     assert failure.value.err_code == "Security.Authentication.IncorrectAgentPassword"
+
+
+# 4.2.2 speaks auth v1 (`X-OCS-Auth`); the others are the versions the simulator models.
+SDK_VERSIONS = ("4.2.2.0", *versions.MODELLED_VERSIONS)
+
+
+@pytest.mark.parametrize("version", SDK_VERSIONS)
+async def test_sdk_signs_in_with_the_root_password_on_every_version(
+    sim: Simulator, version: str
+) -> None:
+    sim.world.clusters[0].version = version
+    good = sdk_client(sim).v1
+    bad = sdk_client(sim, password="not-the-password").v1
+
+    info = await asyncio.to_thread(good.get_ob_info)
+    with pytest.raises(OBShellHandleError) as failure:
+        await asyncio.to_thread(bad.get_ob_info)
+
+    assert info.cluster.cluster_name == "obcluster-0"
+    assert failure.value.code == 10008
+
+
+@pytest.mark.parametrize("version", SDK_VERSIONS)
+async def test_sdk_signs_in_with_an_agent_password_on_every_version(
+    start_simulator: StartSimulator, version: str
+) -> None:
+    sim = await start_simulator(agent_password="agent-pass")
+    sim.world.clusters[0].version = version
+    takes_it = versions.at_least(version, versions.AGENT_PASSWORD_SINCE)
+    # Where the agent has agent passwords the SDK signs with it (the root password given is
+    # wrong); before 4.2.6 `/api/v1/info` has no `security` and the SDK signs with the root one.
+    root = "not-the-root-password" if takes_it else PASSWORD
+    client = sdk_client(sim, password=root, agent_password="agent-pass").v1
+    wrong = sdk_client(sim, password=root, agent_password="not-the-agent-password").v1
+
+    info = await asyncio.to_thread(client.get_ob_info)
+    refused = None
+    try:
+        await asyncio.to_thread(wrong.get_ob_info)
+    except OBShellHandleError as exc:
+        refused = exc
+
+    assert info.cluster.cluster_name == "obcluster-0"
+    if takes_it:
+        assert refused is not None and refused.code == 10008
+    else:
+        assert refused is None  # the agent password is not even sent
