@@ -19,7 +19,7 @@ from exporter.simulator import Simulator
 from exporter.sources.base import Source
 from exporter.sources.errors import PollError
 from exporter.sources.http import Auth, RequestStats, UpstreamHTTP, open_session
-from exporter.sources.obshell.auth import HybridAuth
+from exporter.sources.obshell.auth import HybridAuth, version_tuple
 from exporter.sources.obshell.client import ObshellClient
 from exporter.sources.obshell.models import ObInfo, TenantBackupOverview
 from tests.conftest import PASSWORD, write_config
@@ -157,11 +157,13 @@ async def recording() -> AsyncIterator[tuple[Callable[[Auth | None], UpstreamHTT
 
 @asynccontextmanager
 async def polling(
-    sim: Simulator, tmp_path: Path, **secrets: str
+    sim: Simulator, tmp_path: Path, cluster: int | None = None, **secrets: str
 ) -> AsyncIterator[tuple[Source, list[Sent]]]:
-    """A source for cluster 0 of `sim`, built as the poller builds it, and what it sends."""
+    """A source for a cluster of `sim` (default: the one at its root), built as the poller
+    builds it, and what it sends."""
+    url = sim.base_url if cluster is None else sim.agent_url(cluster)
     body = "".join(f"    {name}: {value}\n" for name, value in secrets.items())
-    config = f"targets:\n  - name: t\n    source: obshell\n    url: {sim.base_url}\n{body}"
+    config = f"targets:\n  - name: t\n    source: obshell\n    url: {url}\n{body}"
     target = load_config(write_config(tmp_path, config)).targets[0]
     async with recording() as (http, sent):
         yield build_source(target, http), sent
@@ -311,3 +313,21 @@ async def test_a_new_agent_version_drops_the_key_before_signing_with_it(
     assert first.errors == () and second.errors == ()
     assert [r for r in signed(sent) if r.status != 200] == []  # no request signed with the old key
     assert [r.path for r in sent][:3] == ["/api/v1/info", "/api/v1/info", "/api/v1/secret"]
+
+
+async def test_the_versions_scenario_with_an_agent_password(tmp_path: Path) -> None:
+    sim = Simulator(scenario="versions", clusters=7, password=SIM_PASSWORD,
+                    agent_password=AGENT_PASSWORD)  # fmt: skip
+    await sim.start()
+    secrets = {"password": SIM_PASSWORD, "agent_password": AGENT_PASSWORD}
+    try:
+        for index, cluster in enumerate(sim.world.clusters):
+            async with polling(sim, tmp_path, index, **secrets) as (source, sent):
+                result = await source.poll()
+            takes_it = version_tuple(cluster.version) >= (4, 2, 6)
+            assert result.errors == (), cluster.version
+            assert {r.header for r in signed(sent)} == {
+                "X-OCS-Agent-Header" if takes_it else "X-OCS-Header"
+            }, cluster.version
+    finally:
+        await sim.stop()

@@ -3,7 +3,11 @@
 - `versions`: cluster i runs obshell 4.2.3, 4.2.5, 4.2.6, 4.3.0, 4.3.2, 4.4.2, 4.5 in turn (at
   least one cluster each): no backup API before 4.2.4, the overviews from 4.2.4, the job
   history, archive and restore lists from 4.3.2, unknown routes answered 400 (code 1000)
-  before 4.3.1 and 404 from it; each cluster has a finished restore.
+  before 4.3.1 and 404 from it; each cluster has a finished restore. Auth as each version:
+  the agent password (`--agent-password`) from 4.2.6, where `/api/v1/info` has `security`
+  (before, `X-OCS-Agent-Header` is ignored); a header the agent cannot decrypt gets 401 code
+  10008 (as a wrong password) before 4.3.1, errCode DecryptFailed from it (code 1 from 4.4.2);
+  512-bit keys before 4.4.2, 1024-bit from it.
 - `archive-stopped`: the first tenants' archive rounds are INTERRUPTED, STOP and SUSPENDING
   (obshell's /backup/log/tasks leaves them out while /backup/info keeps their checkpoint and
   a growing delay); the others archive normally.
