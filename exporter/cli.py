@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             web_config = load_web_config(Path(args.web_config))
         except WebConfigError as exc:
             for problem in exc.problems:
-                print(f"{args.web_config}: {problem}", file=sys.stderr)
+                print(_in_file(Path(args.web_config), problem), file=sys.stderr)
             return EXIT_FAILED
     args.web = web_config
     if args.check:
