@@ -21,11 +21,20 @@ ROOT = Path(__file__).resolve().parent.parent
 class Exporter:
     """An exporter process on loopback, stopped at the end of the test."""
 
-    def __init__(self, config: Path, *extra: str, scheme: str = "http", **client: object) -> None:
+    def __init__(
+        self,
+        config: Path,
+        *extra: str,
+        scheme: str = "http",
+        open_files: int | None = None,
+        **client: object,
+    ) -> None:
         self.port = free_port()
         self.url = f"{scheme}://127.0.0.1:{self.port}"
+        # `open_files` lowers the process's file descriptor limit (as systemd's LimitNOFILE).
+        limit = ["prlimit", f"--nofile={open_files}", "--"] if open_files else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "exporter", "--config.file", str(config),
+            [*limit, sys.executable, "-m", "exporter", "--config.file", str(config),
              "--web.listen-address", f"127.0.0.1:{self.port}", *extra],
             stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
