@@ -214,7 +214,8 @@ async def test_a_reload_that_raises_anything_sets_the_metric_to_0(tmp_path: Path
 )
 def test_bad_flags_are_usage_errors(tmp_path: Path, flags: list[str], problem: str) -> None:
     config = obshell_config(tmp_path, "https://127.0.0.1:1")
-    result = run_cli("--config.file", str(config), *flags, timeout=20)
+    listen = ["--web.listen-address", f"127.0.0.1:{free_port()}"]  # the flags may override it
+    result = run_cli("--config.file", str(config), *listen, *flags, timeout=20)
     assert result.returncode == 2
     assert problem in result.stderr
     assert "Traceback" not in result.stderr
