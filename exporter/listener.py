@@ -190,10 +190,11 @@ class AcceptErrorFilter:
         if self._last_logged is not None and now - self._last_logged < _RESOURCE_LOG_INTERVAL:
             self._suppressed += 1
             return
+        more = f"; {self._suppressed} more since the last such line" if self._suppressed else ""
         log.error(
             "cannot accept connections: %s (raise the open files limit, LimitNOFILE, or lower"
-            " --web.max-connections); %d more such errors since the last line",
+            " --web.max-connections)%s",
             error.strerror or errno.errorcode.get(error.errno or 0, "error"),
-            self._suppressed,
+            more,
         )
         self._last_logged, self._suppressed = now, 0

@@ -139,6 +139,7 @@ class ExporterServer:
             try:
                 # In a thread: reading and validating a large file must not stall scrapes.
                 config = await asyncio.to_thread(self._load_config)
+                await self.poller.apply(config)
             except ConfigError as exc:
                 self.reload_state.successful = False
                 for problem in exc.problems:
@@ -147,11 +148,8 @@ class ExporterServer:
             except Exception:
                 # Whatever went wrong, the metric must say the running config is not the file's.
                 self.reload_state.successful = False
-                log.error(
-                    "config reload failed (a bug); the old config keeps running", exc_info=True
-                )
+                log.error("config reload failed (a bug)", exc_info=True)
                 return False
-            await self.poller.apply(config)
             self.reload_state.successful = True
             self.reload_state.success_timestamp = time.time()
             log.info("config reloaded: targets=%d", len(config.targets))
