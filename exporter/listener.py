@@ -142,7 +142,8 @@ class GuardedAppRunner(web.AppRunner):
         self._handler_options = kwargs
 
     async def _make_server(self) -> web.Server:
-        # The application's own server starts the application; ours serves it.
+        # aiohttp has no public way to choose the server class of an AppRunner. The one the
+        # application makes starts the application (on_startup); ours serves its handler.
         plain = await super()._make_server()
         return GuardedServer(
             plain.request_handler,
