@@ -93,7 +93,7 @@ def test_trickling_connections_do_not_stop_a_scrape(config: Path) -> None:
 
 
 def test_connections_idle_past_the_head_timeout_are_closed(config: Path) -> None:
-    exporter = Exporter(config, "--web.read-header-timeout", "1s")
+    exporter = Exporter(config)  # the default head timeout: 10 s
     try:
         silent = socket.create_connection(("127.0.0.1", exporter.port), timeout=2)
         served = socket.create_connection(("127.0.0.1", exporter.port), timeout=2)
@@ -101,8 +101,8 @@ def test_connections_idle_past_the_head_timeout_are_closed(config: Path) -> None
         assert served.recv(65536).startswith(b"HTTP/1.1 200")  # keep-alive: stays open
         with tricklers(exporter.port, 1) as (trickling,):
             for sock in (silent, served, trickling):
-                # 1 s and a margin for a machine under load.
-                assert _closed_by_server(sock, within=10)
+                # 10 s and a margin for a machine under load.
+                assert _closed_by_server(sock, within=25)
         silent.close()
         served.close()
         assert exporter.get("/-/healthy").status_code == 200
