@@ -681,6 +681,8 @@ def _read_yaml(path: Path) -> dict[Any, Any]:
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _UNCLOSED = "unclosed ${ (write $$ for a literal $)"
 _MALFORMED = "use ${NAME} or ${NAME:-default} (and $$ for a literal $)"
+# Defaults within defaults, at most this deep: each level is a Python call.
+_MAX_NESTED_DEFAULTS = 8
 
 
 def _expand_string(text: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
@@ -690,24 +692,31 @@ def _expand_string(text: str, environ: Mapping[str, str]) -> tuple[str, list[str
     A substituted value is never scanned again, so a ``$`` in a password stays.
     """
     errors: list[str] = []
-    expanded, _ = _expand_from(text, 0, environ, errors, inside=False)
+    try:
+        expanded, _ = _expand_from(text, 0, environ, errors, depth=0)
+    except _NestedTooDeep:
+        return "", [f"defaults nested more than {_MAX_NESTED_DEFAULTS} deep"]
     return expanded, errors
 
 
+class _NestedTooDeep(Exception):
+    """Defaults within defaults, deeper than _MAX_NESTED_DEFAULTS."""
+
+
 def _expand_from(
-    text: str, pos: int, environ: Mapping[str, str], errors: list[str], inside: bool
+    text: str, pos: int, environ: Mapping[str, str], errors: list[str], depth: int
 ) -> tuple[str, int]:
-    """Expand from ``pos`` to the end, or (``inside`` a default) to its closing brace, whose
-    position is returned."""
+    """Expand from ``pos`` to the end, or (``depth`` defaults deep) to the default's closing
+    brace, whose position is returned."""
     parts: list[str] = []
     while pos < len(text):
         if text.startswith("$$", pos):
             parts.append("$")
             pos += 2
         elif text.startswith("${", pos):
-            value, pos = _reference(text, pos + 2, environ, errors)
+            value, pos = _reference(text, pos + 2, environ, errors, depth)
             parts.append(value)
-        elif inside and text[pos] == "}":
+        elif depth and text[pos] == "}":
             return "".join(parts), pos
         else:
             parts.append(text[pos])
@@ -716,7 +725,7 @@ def _expand_from(
 
 
 def _reference(
-    text: str, pos: int, environ: Mapping[str, str], errors: list[str]
+    text: str, pos: int, environ: Mapping[str, str], errors: list[str], depth: int
 ) -> tuple[str, int]:
     """Expand the reference whose body starts at ``pos`` (after ``${``); return the value and
     the position after its closing brace."""
@@ -729,8 +738,10 @@ def _reference(
             return "", end + 1
         return value, end + 1
     if name and text.startswith(":-", end):
+        if depth >= _MAX_NESTED_DEFAULTS:
+            raise _NestedTooDeep
         default_errors: list[str] = []
-        default, close = _expand_from(text, end + 2, environ, default_errors, inside=True)
+        default, close = _expand_from(text, end + 2, environ, default_errors, depth + 1)
         if close >= len(text):
             errors.append(_UNCLOSED)
             return "", close

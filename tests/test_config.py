@@ -264,6 +264,9 @@ def test_a_default_may_hold_a_reference(tmp_path: Path) -> None:
 def test_a_default_without_its_closing_brace_is_an_error(tmp_path: Path) -> None:
     found = problems(tmp_path, "targets:\n" + OBSHELL + "    labels: {site: '${A:-${B}'}\n")
     assert found == ["targets[0].labels.site: unclosed ${ (write $$ for a literal $)"]
+    deep = "${A:-" * 100_000 + "}" * 100_000
+    found = problems(tmp_path, "targets:\n" + OBSHELL + f"    labels: {{site: '{deep}'}}\n")
+    assert found == ["targets[0].labels.site: defaults nested more than 8 deep"]
 
 
 def test_os_environ_is_the_default_environment(
