@@ -82,8 +82,8 @@ class Restore:
     tenant_name: str
     status: str
     raw_status: str
-    job_id: int
-    restore_tenant_id: int
+    job_id: int | None  # None where the upstream does not say (OCP)
+    restore_tenant_id: int | None
     backup_tenant_name: str
     backup_cluster_name: str
     comment: str
@@ -111,6 +111,8 @@ class ClusterManagement:
     raw_schedule_status: str = ""
     strategy_configured: bool | None = None
     backup_size_bytes: float | None = None
+    # OCP's lastDataBackupTime: "the most recent data backup", not said to have succeeded.
+    last_data_backup: float | None = None
 
 
 @dataclass(frozen=True)
