@@ -200,6 +200,11 @@ RECOVERY_POINT = _spec(
     "gauge",
     "Latest point in time the data can be restored to, Unix seconds: time() - this is the data a disaster now would lose. Per tenant: obshell, proven from the backup and archive history; OCP, the later of the newest DONE data backup's end and the log backup checkpoint; OceanBase Cloud, the end of the tenant's last restorable window. Per cluster, approximations only where the per-tenant routes could not be read (OCP: the overview's log backup checkpoint once a data backup exists; OceanBase Cloud: the checkpoint of the newest DONE backup set).",
 )
+RECOVERY_WINDOW_START = _spec(
+    "oceanbase_backup_recovery_window_start_timestamp_seconds",
+    "gauge",
+    "Start of the restorable window that ends at the recovery point, Unix seconds (OceanBase Cloud's timeIntervalList, per tenant): any point from here to the recovery point can be restored; a gap in the windows makes it jump forward.",
+)
 # Backup sets (OceanBase Cloud): the latest set of an instance, and of each tenant in it
 SET_STATUS = _spec(
     "oceanbase_backup_set_status",
@@ -512,6 +517,12 @@ def _cluster_families(families: _Families, cluster: Cluster, base: Labels) -> No
         if part.tenant_id:
             tenant_labels["ob_tenant_id"] = part.tenant_id
         _backup_set_families(families, part.backup_set, tenant_labels)
+    for recovery in cluster.tenant_recoveries:
+        tenant_labels = {**labels, "tenant_name": recovery.tenant_name}
+        if recovery.tenant_id:
+            tenant_labels["ob_tenant_id"] = recovery.tenant_id
+        families.add(RECOVERY_POINT, tenant_labels, recovery.recovery_point)
+        families.add(RECOVERY_WINDOW_START, tenant_labels, recovery.window_start)
     for tenant in cluster.tenants:
         tenant_labels = {
             **labels,

@@ -142,6 +142,20 @@ class TenantBackupSet:
 
 
 @dataclass(frozen=True)
+class TenantRecovery:
+    """Where a tenant can be restored to (OceanBase Cloud's restorable windows).
+
+    `recovery_point` is the end of the last window, `window_start` where that window begins:
+    a gap between windows makes it jump forward.
+    """
+
+    tenant_name: str
+    tenant_id: str
+    recovery_point: float | None
+    window_start: float | None
+
+
+@dataclass(frozen=True)
 class Cluster:
     """One cluster and what it holds.
 
@@ -158,6 +172,7 @@ class Cluster:
     recovery_point: float | None = None
     backup_set: BackupSet | None = None
     tenant_backup_sets: tuple[TenantBackupSet, ...] = ()
+    tenant_recoveries: tuple[TenantRecovery, ...] = ()
 
 
 @dataclass(frozen=True)
