@@ -22,7 +22,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from exporter.simulator import faults as fault_injection
-from exporter.simulator import formats, platforms, timeline
+from exporter.simulator import formats, platforms
 from exporter.simulator.clock import SimClock
 from exporter.simulator.faults import Fault, Faults, RawResponse
 from exporter.simulator.ocp_auth import OcpAccount, RequestParts, authenticate
@@ -213,7 +213,7 @@ class OcpApi:
         found = next(
             (
                 tenant
-                for tenant in timeline.live_tenants(call.cluster, call.t)
+                for tenant in platforms.ocp_user_tenants(call.cluster, call.t)
                 if platforms.ocp_tenant_id(call.cluster, tenant) == call.ocp_tenant_id
             ),
             None,

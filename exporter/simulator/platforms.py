@@ -271,8 +271,31 @@ def ocp_tenant_id(cluster: Cluster, tenant: Tenant) -> int:
     return OCP_TENANT_ID_BASE + cluster.index * 100_000 + tenant.tenant_id
 
 
+def ocp_user_tenants(cluster: Cluster, t: float) -> list[Tenant]:
+    """The user tenants OCP manages at `t`: the live ones, and those of failed restores.
+
+    OCP keeps what a failed restore created until someone clears it (its UI offers "clear
+    resource pools" on a RESTORE_FAIL task), so that tenant and its restore task stay visible.
+    """
+    tenants = timeline.live_tenants(cluster, t)
+    names = {tenant.name for tenant in tenants}
+    for job in cluster.restores:
+        failed = job.fail_at is not None and timeline.restore_finished(job, t)
+        if failed and job.tenant_name not in names:
+            names.add(job.tenant_name)
+            tenants.append(
+                Tenant(
+                    name=job.tenant_name,
+                    tenant_id=job.tenant_id,
+                    created_at=job.start,
+                    status="UNAVAILABLE",
+                )
+            )
+    return tenants
+
+
 def ocp_tenants(cluster: Cluster, t: float) -> list[ObTenant]:
-    """`GET /api/v2/ob/clusters/{id}/tenants`: sys and every live user tenant."""
+    """`GET /api/v2/ob/clusters/{id}/tenants`: sys and every user tenant OCP manages."""
     sys = ObTenant(id=OCP_TENANT_ID_BASE + cluster.index * 100_000 + 1, name="sys",
                    obTenantId=1, status="NORMAL", mode="MYSQL")  # fmt: skip
     users = [
@@ -283,7 +306,7 @@ def ocp_tenants(cluster: Cluster, t: float) -> list[ObTenant]:
             status=tenant.status,
             mode=tenant.mode,
         )
-        for tenant in timeline.live_tenants(cluster, t)
+        for tenant in ocp_user_tenants(cluster, t)
     ]
     return [sys, *users]
 

@@ -72,6 +72,7 @@ class CloudDigestAuth:
         self._secret = ""
         self._challenge: Challenge | None = None
         self._nonce_count = 0
+        self._counted_nonce = ""  # the nonce `_nonce_count` counts for
 
     async def headers(self, method: str, url: URL, fetch: Fetch) -> Mapping[str, str]:
         """The answer to the last challenge, or nothing before the first (or a new secret)."""
@@ -114,10 +115,10 @@ class CloudDigestAuth:
         challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
         if challenge is None:
             return False
-        previous = self._challenge
         self._challenge = challenge
-        # Counting starts again only for a new nonce: a challenge repeating the one in use
-        # (several requests refused at once) must not make counts already sent come again.
-        if previous is None or previous.nonce != challenge.nonce:
+        # Counting starts again only for a new nonce: a server that repeats its nonce (a
+        # time-based one, or several requests refused at once) must not see a count twice.
+        if challenge.nonce != self._counted_nonce:
+            self._counted_nonce = challenge.nonce
             self._nonce_count = 0
         return True
