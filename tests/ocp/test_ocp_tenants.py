@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from exporter.states import BACKUP_TASK_STATES, LOG_BACKUP_STATES
-from tests.conftest import scrape, value
+from tests.conftest import exact_value, scrape, value
 from tests.ocp.conftest import SEED_LABELS, SEED_OCP_ID, ocp_config
 from tests.ocp.stub import CLUSTERS, OcpStub, failure, tenant_item
 
@@ -233,3 +233,22 @@ async def test_an_old_finished_restore_is_not_exported(ocp: OcpStub, tmp_path: P
     parsed = await scrape(ocp_config(tmp_path, ocp.url))
 
     assert not [n for n, _ in parsed if n.startswith("oceanbase_restore_")]
+
+
+async def test_tenant_checkpoints_replace_the_clusters(ocp: OcpStub, tmp_path: Path) -> None:
+    now = time.time()
+    _pay(ocp)
+    ocp.tasks(SEED_OCP_ID, 7, "logBackupTasks", [
+        {"id": 3, "status": "INPROGRESS", "createTime": zulu(now - 9000),
+         "latestLogBackupCheckpoint": zulu(now - 30), "logBackupDelaySeconds": 30},
+    ])  # fmt: skip
+
+    parsed = await scrape(ocp_config(tmp_path, ocp.url))
+
+    # One stalled archive must page once, for its tenant: the cluster's copy of the slowest
+    # tenant's checkpoint is left out once the tenants carry their own.
+    checkpoint = "oceanbase_log_backup_checkpoint_timestamp_seconds"
+    assert exact_value(parsed, checkpoint, **SEED_LABELS) is None
+    assert exact_value(parsed, "oceanbase_log_backup_delay_seconds", **SEED_LABELS) is None
+    assert exact_value(parsed, checkpoint, **PAY) == int(now) - 30
+    assert exact_value(parsed, "oceanbase_log_backup_delay_seconds", **PAY) == 30

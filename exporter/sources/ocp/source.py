@@ -201,9 +201,18 @@ def _cluster(
 
 
 def _with_tenants(cluster: Cluster, states: list[TenantState] | None) -> Cluster:
-    """The cluster with its tenants; its approximate recovery point only without them."""
+    """The cluster with its tenants.
+
+    Its approximate recovery point goes when the tenants could be read, and its log backup
+    checkpoint (the slowest tenant's) when they carry their own: one stalled archive pages
+    once, for its tenant, not once more for the cluster.
+    """
     if states is None:
         return cluster
+    per_tenant = any(
+        s.tenant.log_backup is not None and s.tenant.log_backup.checkpoint is not None
+        for s in states
+    )
     tenants: dict[str, Tenant] = {}
     for state in states:
         tenants.setdefault(state.tenant.name, state.tenant)  # one series set per name
@@ -213,6 +222,7 @@ def _with_tenants(cluster: Cluster, states: list[TenantState] | None) -> Cluster
         tenants=tuple(tenants.values()),
         restores=tuple(restores.values()),
         recovery_point=None,
+        log_backup=None if per_tenant else cluster.log_backup,
     )
 
 
