@@ -252,3 +252,23 @@ async def test_tenant_checkpoints_replace_the_clusters(ocp: OcpStub, tmp_path: P
     assert exact_value(parsed, "oceanbase_log_backup_delay_seconds", **SEED_LABELS) is None
     assert exact_value(parsed, checkpoint, **PAY) == int(now) - 30
     assert exact_value(parsed, "oceanbase_log_backup_delay_seconds", **PAY) == 30
+
+
+async def test_task_times_without_offset_are_read_in_the_envelopes_zone(
+    ocp: OcpStub, tmp_path: Path
+) -> None:
+    _pay(ocp)
+    # The envelope says +08:00 (the stub's TIMESTAMP): offset-less times are Shanghai time.
+    ocp.tasks(SEED_OCP_ID, 7, "dataBackupTasks", [
+        {"id": 1, "status": "DONE", "startTime": "2026-11-30T10:00:00",
+         "endTime": "2026-11-30T10:30:00", "backupSize": 3, "obStorageVolumeUnit": "EB"},
+    ])  # fmt: skip
+
+    parsed = await scrape(ocp_config(tmp_path, ocp.url))
+
+    success = value(parsed, "oceanbase_backup_last_success_timestamp_seconds", **PAY)
+    assert success == datetime(2026, 11, 30, 10, 30, tzinfo=SHANGHAI).timestamp()
+    # A unit OCP does not document: no size, and a decode error, never a guess.
+    assert value(parsed, "oceanbase_backup_task_output_bytes", **PAY) is None
+    route = "/api/v2/ob/clusters/:id/tenants/:tenantId/backup/task/dataBackupTasks"
+    assert value(parsed, ERRORS, endpoint=route, reason="decode") == 1
