@@ -17,6 +17,7 @@ from exporter.simulator.platform_shapes import (
     FullClusterBackupInfoDetail,
     FullInstance,
     FullObCluster,
+    FullRestorableTenant,
 )
 from exporter.simulator.timeline import BackupRun
 from exporter.simulator.world import GIB, Cluster, Tenant
@@ -414,7 +415,7 @@ def cloud_restore_windows(tenant: Tenant, t: float) -> list[tuple[float, float]]
 
 def cloud_restorable_tenants(cluster: Cluster, t: float) -> list[RestorableTenant]:
     """`GET /api/v2/instances/{id}/backup/restore/tenants`: tenants with a window."""
-    found = []
+    found: list[RestorableTenant] = []
     for tenant in timeline.live_tenants(cluster, t):
         windows = cloud_restore_windows(tenant, t)
         if not windows:
@@ -428,12 +429,14 @@ def cloud_restorable_tenants(cluster: Cluster, t: float) -> list[RestorableTenan
             for start, end in windows
         ]
         found.append(
-            RestorableTenant(
+            FullRestorableTenant(
                 tenantId=cloud_tenant_id(cluster, tenant),
                 tenantName=tenant.name,
                 tenantMode="MySQL",
                 status="ONLINE",
                 timeIntervalList=intervals,
+                obVersion=cluster.ob_version,
+                usedDisk=tenant.backup.data_bytes if tenant.backup else 0,
             )
         )
     return found
