@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import re
 import signal
 import sys
 import tempfile
@@ -18,8 +19,15 @@ from aiohttp.typedefs import Middleware
 
 from exporter import __version__
 from exporter.collector import ExporterState, collect
-from exporter.config import Config, ConfigError, check_secrets, load_config
+from exporter.config import Config, ConfigError, check_secrets, load_config, parse_duration
 from exporter.exposition import render
+from exporter.listener import (
+    DEFAULT_HEAD_TIMEOUT,
+    AcceptErrorFilter,
+    ClientErrorLog,
+    GuardedAppRunner,
+    default_max_connections,
+)
 from exporter.logs import LEVELS, setup_logging
 from exporter.poller import Poller, select_shard
 from exporter.server import ExporterServer
@@ -55,6 +63,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--web.telemetry-path", dest="telemetry_path", default="/metrics")
     add("--web.config.file", dest="web_config", default=None,
         help="TLS and basic auth for our endpoints (exporter-toolkit format)")  # fmt: skip
+    add("--web.max-connections", dest="max_connections", type=_positive_int, default=None,
+        help="most client connections at once (512, or half the open files limit)")  # fmt: skip
+    add("--web.read-header-timeout", dest="head_timeout", type=_duration,
+        default=DEFAULT_HEAD_TIMEOUT,
+        help="time to send a request head; also the keep-alive idle time (10s)")  # fmt: skip
     add("--log.level", dest="log_level", default="info", choices=sorted(LEVELS))
     add("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"])
     add("--once", action="store_true", help="poll every target once, print the exposition, exit")
@@ -74,9 +87,44 @@ def _shard(text: str) -> tuple[int, int]:
     return index, count
 
 
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be a whole number of at least 1")
+    return number
+
+
+def _duration(text: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("must be longer than 0s")
+    return seconds
+
+
 def _listen(text: str) -> tuple[str | None, int]:
-    host, _, port = text.rpartition(":")
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("--web.listen-address needs [HOST]:PORT with a port from 0 to 65535")
     return (host.strip("[]") or None), int(port)
+
+
+# Characters of a URL path (RFC 3986) that aiohttp routes literally: no braces (a pattern).
+_PATH = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]*)+")
+_OTHER_ENDPOINTS = frozenset({"/", "/probe", "/-/healthy", "/-/ready", "/-/reload"})
+
+
+def _telemetry_path(text: str) -> str:
+    if not _PATH.fullmatch(text):
+        raise ValueError("--web.telemetry-path needs an absolute URL path such as /metrics")
+    if text in _OTHER_ENDPOINTS:
+        raise ValueError(f"--web.telemetry-path: {text} is another endpoint of the exporter")
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         shard = _shard(args.shard)
         listen = _listen(args.listen)
+        _telemetry_path(args.telemetry_path)
     except ValueError as exc:
         print(f"usage error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -95,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             web_config = load_web_config(Path(args.web_config))
         except WebConfigError as exc:
             for problem in exc.problems:
-                print(f"{args.web_config}: {problem}", file=sys.stderr)
+                print(_in_file(Path(args.web_config), problem), file=sys.stderr)
             return EXIT_FAILED
     args.web = web_config
     if args.check:
@@ -181,7 +230,16 @@ async def serve(
         middlewares.append(basic_auth_middleware(web_config.basic_auth_users, headers))
         if web_config.tls_server_config is not None:
             ssl_context = RotatingTLS(web_config.tls_server_config).context
-    runner = web.AppRunner(server.app(middlewares), handle_signals=False, access_log=None)
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(AcceptErrorFilter())
+    runner = GuardedAppRunner(
+        server.app(middlewares),
+        max_connections=args.max_connections or default_max_connections(),
+        head_timeout=args.head_timeout,
+        handle_signals=False,
+        access_log=None,
+        logger=ClientErrorLog(logging.getLogger("aiohttp.server")),
+    )
     await runner.setup()
     host, port = listen
     try:
@@ -196,7 +254,6 @@ async def serve(
         "listening: address=%s version=%s targets=%d", args.listen, __version__, len(poller.runners)
     )
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(server.reload()))

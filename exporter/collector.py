@@ -159,7 +159,7 @@ TASK_INFO = _spec(
 LAST_SUCCESS = _spec(
     "oceanbase_backup_last_success_timestamp_seconds",
     "gauge",
-    "End of the latest successful data backup, Unix seconds, from the upstream history: per tenant (obshell), per cluster (OCP lastDataBackupTime; OceanBase Cloud: the newest DONE backup set).",
+    "End of the latest successful data backup, Unix seconds, from the upstream history: per tenant (obshell; OCP: the newest DONE data backup task), per instance (OceanBase Cloud: the newest DONE backup set).",
 )
 LAST_FULL_SUCCESS = _spec(
     "oceanbase_backup_last_full_success_timestamp_seconds",
@@ -175,7 +175,7 @@ LAST_FAILURE = _spec(
 LOG_CHECKPOINT = _spec(
     "oceanbase_log_backup_checkpoint_timestamp_seconds",
     "gauge",
-    "Log backup (archive) checkpoint, Unix seconds: per tenant (obshell), per cluster (OCP). Alert on time() - this.",
+    "Log backup (archive) checkpoint, Unix seconds: per tenant (obshell; OCP where its log backup task carries one), per cluster (OCP's overview). Alert on time() - this.",
 )
 LOG_DELAY = _spec(
     "oceanbase_log_backup_delay_seconds",
@@ -198,7 +198,12 @@ LOG_INFO = _spec(
 RECOVERY_POINT = _spec(
     "oceanbase_backup_recovery_point_timestamp_seconds",
     "gauge",
-    "Latest point in time the data can be restored to, Unix seconds: time() - this is the data a disaster now would lose. Per tenant (obshell): proven from the backup and archive history. Per cluster (OCP: the log backup checkpoint once a data backup exists; OceanBase Cloud: the checkpoint of the newest DONE backup set): approximations.",
+    "Latest point in time the data can be restored to, Unix seconds: time() - this is the data a disaster now would lose. Per tenant: obshell, proven from the backup and archive history; OCP, the later of the newest DONE data backup's end and the log backup checkpoint; OceanBase Cloud, the end of the tenant's last restorable window. Per cluster, approximations only where the per-tenant routes could not be read (OCP: the overview's log backup checkpoint once a data backup exists; OceanBase Cloud: the checkpoint of the newest DONE backup set).",
+)
+RECOVERY_WINDOW_START = _spec(
+    "oceanbase_backup_recovery_window_start_timestamp_seconds",
+    "gauge",
+    "Start of the restorable window that ends at the recovery point, Unix seconds (OceanBase Cloud's timeIntervalList, per tenant): any point from here to the recovery point can be restored; a gap in the windows makes it jump forward.",
 )
 # Backup sets (OceanBase Cloud): the latest set of an instance, and of each tenant in it
 SET_STATUS = _spec(
@@ -274,6 +279,11 @@ BACKUP_SIZE = _spec(
     "oceanbase_backup_size_bytes",
     "gauge",
     "Size of the cluster's backups, bytes: OCP backupSize in obStorageVolumeUnit, read as powers of 1024 (absent for a unit we cannot map).",
+)
+LAST_DATA_BACKUP = _spec(
+    "oceanbase_backup_last_data_backup_timestamp_seconds",
+    "gauge",
+    "The most recent data backup of the cluster as OCP's backup overview reports it (lastDataBackupTime), Unix seconds. OCP does not say whether it succeeded, nor whether this is its start or its end: alert on oceanbase_backup_last_success_timestamp_seconds (per tenant) instead.",
 )
 # Restore
 RESTORE_STATUS = _spec(
@@ -507,6 +517,12 @@ def _cluster_families(families: _Families, cluster: Cluster, base: Labels) -> No
         if part.tenant_id:
             tenant_labels["ob_tenant_id"] = part.tenant_id
         _backup_set_families(families, part.backup_set, tenant_labels)
+    for recovery in cluster.tenant_recoveries:
+        tenant_labels = {**labels, "tenant_name": recovery.tenant_name}
+        if recovery.tenant_id:
+            tenant_labels["ob_tenant_id"] = recovery.tenant_id
+        families.add(RECOVERY_POINT, tenant_labels, recovery.recovery_point)
+        families.add(RECOVERY_WINDOW_START, tenant_labels, recovery.window_start)
     for tenant in cluster.tenants:
         tenant_labels = {
             **labels,
@@ -528,6 +544,7 @@ def _management_families(
     configured = management.strategy_configured
     families.add(STRATEGY_CONFIGURED, labels, None if configured is None else float(configured))
     families.add(BACKUP_SIZE, labels, management.backup_size_bytes)
+    families.add(LAST_DATA_BACKUP, labels, management.last_data_backup)
 
 
 def _backup_set_families(families: _Families, backup_set: BackupSet, labels: Labels) -> None:
@@ -617,8 +634,8 @@ def _restore_families(families: _Families, restore: Restore, labels: Labels) -> 
     for name, value in values:
         families.add(name, labels, value)
     info = {
-        "job_id": str(restore.job_id),
-        "restore_tenant_id": str(restore.restore_tenant_id),
+        "job_id": _id(restore.job_id),
+        "restore_tenant_id": _id(restore.restore_tenant_id),
         "backup_tenant_name": restore.backup_tenant_name,
         "backup_cluster_name": restore.backup_cluster_name,
         "comment": clean_comment(restore.comment),

@@ -20,7 +20,6 @@ from typing import Annotated, Any, Literal, Self, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -35,6 +34,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from exporter.collector import EMITTED_LABELS
+from exporter.yamlfile import YAMLFileError, read_yaml, shown_key
 
 __all__ = [
     "RESERVED_LABELS",
@@ -318,7 +318,16 @@ def _file_path(path: Path, info: ValidationInfo) -> Path:
 
 
 FilePath = Annotated[Path, AfterValidator(_file_path)]
-Concurrency = Annotated[int, Field(ge=1)]
+
+
+def _not_bool(value: object) -> object:
+    # pydantic takes true for 1: `concurrency: true` is a mistake, not a request for one.
+    if isinstance(value, bool):
+        raise _error("must be an integer, not true or false")
+    return value
+
+
+Concurrency = Annotated[int, BeforeValidator(_not_bool), Field(ge=1)]
 
 
 class _Model(BaseModel):
@@ -670,51 +679,11 @@ class _Defaults(_Model):
     tls: TLSConfig | None = None
 
 
-class _Loader(yaml.SafeLoader):
-    """A safe loader that rejects duplicate keys, which PyYAML would silently let win."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen = set()
-        for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
-                continue
-            key = self.construct_object(key_node)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-# PyYAML quotes a tag or alias it cannot resolve, and an unquoted password that starts with
-# ! or * is read as one: such a name must not be printed.
-_YAML_NAME = re.compile(r"\b(tag|alias|tag handle) '[^']*'")
-
-
 def _read_yaml(path: Path) -> dict[Any, Any]:
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as error:
-        raise ConfigError([f"{path}: cannot read: {error.strerror or error}"]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([f"{path}: not UTF-8 text"]) from None
-    try:
-        loader = _Loader(text)
-    except yaml.YAMLError as error:  # the reader refuses control characters before parsing
-        raise ConfigError([f"{path}: {' '.join(str(error).split())}"]) from None
-    try:
-        data = loader.get_single_data()
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = "" if mark is None else f" line {mark.line + 1} column {mark.column + 1}:"
-        message = error.problem or error.context or "not valid YAML"
-        message = _YAML_NAME.sub(r"\1 (not shown: quote a value that starts with ! or *)", message)
-        raise ConfigError([f"{path}:{where} {message}"]) from None
-    except yaml.YAMLError as error:
-        raise ConfigError([f"{path}: {error}"]) from None
-    finally:
-        loader.dispose()
+        data = read_yaml(path)
+    except YAMLFileError as error:
+        raise ConfigError([str(error)]) from None
     if data is None:
         raise ConfigError([f"{path}: the file is empty; it needs at least a targets: list"])
     if not isinstance(data, dict):
@@ -722,35 +691,86 @@ def _read_yaml(path: Path) -> dict[Any, Any]:
     return data
 
 
-_REFERENCE = re.compile(r"\$\$|\$\{(?P<body>[^}]*)\}|\$\{")
-_VARIABLE = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>.*))?", re.DOTALL)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_UNCLOSED = "unclosed ${ (write $$ for a literal $)"
+_MALFORMED = "use ${NAME} or ${NAME:-default} (and $$ for a literal $)"
+# Defaults within defaults, at most this deep: each level is a Python call.
+_MAX_NESTED_DEFAULTS = 8
 
 
 def _expand_string(text: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
+    """Replace ``${NAME}``, ``${NAME:-default}`` and ``$$`` in ``text``; also return problems.
+
+    A default may itself hold references (``${OUTER:-${INNER}}``), expanded only when used.
+    A substituted value is never scanned again, so a ``$`` in a password stays.
+    """
     errors: list[str] = []
+    try:
+        expanded, _ = _expand_from(text, 0, environ, errors, depth=0)
+    except _NestedTooDeep:
+        return "", [f"defaults nested more than {_MAX_NESTED_DEFAULTS} deep"]
+    return expanded, errors
 
-    def replace(match: re.Match[str]) -> str:
-        if match[0] == "$$":
-            return "$"
-        body = match["body"]
-        if body is None:
-            errors.append("unclosed ${ (write $$ for a literal $)")
-            return ""
-        variable = _VARIABLE.fullmatch(body)
-        if variable is None:
-            errors.append("use ${NAME} or ${NAME:-default} (and $$ for a literal $)")
-            return ""
-        value = environ.get(variable["name"])
-        # `:-` as in the shell: the default also replaces an empty value.
-        if not value and variable["default"] is not None:
-            return variable["default"]
+
+class _NestedTooDeep(Exception):
+    """Defaults within defaults, deeper than _MAX_NESTED_DEFAULTS."""
+
+
+def _expand_from(
+    text: str, pos: int, environ: Mapping[str, str], errors: list[str], depth: int
+) -> tuple[str, int]:
+    """Expand from ``pos`` to the end, or (``depth`` defaults deep) to the default's closing
+    brace, whose position is returned."""
+    parts: list[str] = []
+    while pos < len(text):
+        if text.startswith("$$", pos):
+            parts.append("$")
+            pos += 2
+        elif text.startswith("${", pos):
+            value, pos = _reference(text, pos + 2, environ, errors, depth)
+            parts.append(value)
+        elif depth and text[pos] == "}":
+            return "".join(parts), pos
+        else:
+            parts.append(text[pos])
+            pos += 1
+    return "".join(parts), pos
+
+
+def _reference(
+    text: str, pos: int, environ: Mapping[str, str], errors: list[str], depth: int
+) -> tuple[str, int]:
+    """Expand the reference whose body starts at ``pos`` (after ``${``); return the value and
+    the position after its closing brace."""
+    name = _NAME.match(text, pos)
+    end = name.end() if name else pos
+    if name and text.startswith("}", end):
+        value = environ.get(name[0])
         if value is None:
-            errors.append(f"environment variable {variable['name']} is not set")
-            return ""
-        return value
-
-    # One pass: a substituted value is never scanned again, so a `$` in a password stays.
-    return _REFERENCE.sub(replace, text), errors
+            errors.append(f"environment variable {name[0]} is not set")
+            return "", end + 1
+        return value, end + 1
+    if name and text.startswith(":-", end):
+        if depth >= _MAX_NESTED_DEFAULTS:
+            raise _NestedTooDeep
+        default_errors: list[str] = []
+        default, close = _expand_from(text, end + 2, environ, default_errors, depth + 1)
+        if close >= len(text):
+            errors.append(_UNCLOSED)
+            return "", close
+        value = environ.get(name[0])
+        # `:-` as in the shell: the default also replaces an empty value, and is only
+        # looked at when it is used.
+        if value:
+            return value, close + 1
+        errors.extend(default_errors)
+        return default, close + 1
+    close = text.find("}", pos)
+    if close < 0:
+        errors.append(_UNCLOSED)
+        return "", len(text)
+    errors.append(_MALFORMED)
+    return "", close + 1
 
 
 def _join(path: str, key: object) -> str:
@@ -874,6 +894,8 @@ def _describe(error: ErrorDetails, root: type[BaseModel]) -> list[tuple[str, str
         return [(_join(path, "source"), _MESSAGES[kind])]
     if kind == "extra_forbidden":
         key = str(loc[-1])
+        # Named by its path, but a key that could be a misplaced secret is not shown.
+        path = _join(_loc_path(loc[:-1]), shown_key(key))
         close = difflib.get_close_matches(key, _known_keys(root, loc[:-1]), n=1)
         return [(path, f'unknown key (did you mean "{close[0]}"?)' if close else "unknown key")]
     if kind in _MESSAGES:

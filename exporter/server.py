@@ -80,10 +80,14 @@ class ExporterServer:
 
     async def metrics(self, request: web.Request) -> web.Response:
         """All targets' latest data and the exporter's own series."""
-        open_metrics = "application/openmetrics-text" in request.headers.get("Accept", "")
-        gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+        open_metrics = wants_open_metrics(request.headers.get("Accept", ""))
+        gzipped = accepts_gzip(request.headers.get("Accept-Encoding", ""))
         body = self.exposition.body(open_metrics, gzipped)
-        headers = {"Content-Type": OPENMETRICS_CONTENT_TYPE if open_metrics else TEXT_CONTENT_TYPE}
+        headers = {
+            "Content-Type": OPENMETRICS_CONTENT_TYPE if open_metrics else TEXT_CONTENT_TYPE,
+            # Caches must not serve one client's format or encoding to another.
+            "Vary": "Accept, Accept-Encoding",
+        }
         if gzipped:
             headers["Content-Encoding"] = "gzip"
         return web.Response(body=body, headers=headers)
@@ -105,10 +109,10 @@ class ExporterServer:
             except TimeoutError:
                 log.warning("probe: poll did not finish in time: target=%s", name)
         snapshot = runner.snapshot(time.time())
-        open_metrics = "application/openmetrics-text" in request.headers.get("Accept", "")
+        open_metrics = wants_open_metrics(request.headers.get("Accept", ""))
         body = render(collect([snapshot], None, with_target_label=False), open_metrics)
         content_type = OPENMETRICS_CONTENT_TYPE if open_metrics else TEXT_CONTENT_TYPE
-        return web.Response(body=body, headers={"Content-Type": content_type})
+        return web.Response(body=body, headers={"Content-Type": content_type, "Vary": "Accept"})
 
     async def healthy(self, _: web.Request) -> web.Response:
         """200 while every target's loop makes progress."""
@@ -133,13 +137,19 @@ class ExporterServer:
         """Load the config again; a bad one is rejected and the old one keeps running."""
         async with self._reload_lock:
             try:
-                config = self._load_config()
+                # In a thread: reading and validating a large file must not stall scrapes.
+                config = await asyncio.to_thread(self._load_config)
+                await self.poller.apply(config)
             except ConfigError as exc:
                 self.reload_state.successful = False
                 for problem in exc.problems:
                     log.error("config reload rejected: %s", problem)
                 return False
-            await self.poller.apply(config)
+            except Exception:
+                # Whatever went wrong, the metric must say the running config is not the file's.
+                self.reload_state.successful = False
+                log.error("config reload failed (a bug)", exc_info=True)
+                return False
             self.reload_state.successful = True
             self.reload_state.success_timestamp = time.time()
             log.info("config reloaded: targets=%d", len(config.targets))
@@ -172,6 +182,41 @@ class ExporterServer:
 </table></body></html>
 """
         return web.Response(text=page, content_type="text/html")
+
+
+def _weights(header: str) -> dict[str, float]:
+    """The q-value of each item of an Accept or Accept-Encoding header (RFC 9110, 12.4.2),
+    by lower-case name without parameters; a malformed q counts as 0."""
+    weights: dict[str, float] = {}
+    for item in header.split(","):
+        name, *params = (part.strip() for part in item.split(";"))
+        if not name:
+            continue
+        weight = 1.0
+        for param in params:
+            key, _, text = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    weight = min(max(float(text), 0.0), 1.0)
+                except ValueError:
+                    weight = 0.0
+        name = name.lower()
+        weights[name] = max(weight, weights.get(name, 0.0))
+    return weights
+
+
+def wants_open_metrics(accept: str) -> bool:
+    """True when the client prefers OpenMetrics to the text format (q=0 means "not this")."""
+    weights = _weights(accept)
+    open_metrics = weights.get("application/openmetrics-text", 0.0)
+    text = max(weights.get(name, 0.0) for name in ("text/plain", "text/*", "*/*"))
+    return open_metrics > 0 and open_metrics >= text
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """True when the client takes gzip (named, or through `*`, with a q above 0)."""
+    weights = _weights(accept_encoding)
+    return weights.get("gzip", weights.get("*", 0.0)) > 0
 
 
 def _scrape_budget(request: web.Request, default: float) -> float:

@@ -82,8 +82,8 @@ class Restore:
     tenant_name: str
     status: str
     raw_status: str
-    job_id: int
-    restore_tenant_id: int
+    job_id: int | None  # None where the upstream does not say (OCP)
+    restore_tenant_id: int | None
     backup_tenant_name: str
     backup_cluster_name: str
     comment: str
@@ -111,6 +111,8 @@ class ClusterManagement:
     raw_schedule_status: str = ""
     strategy_configured: bool | None = None
     backup_size_bytes: float | None = None
+    # OCP's lastDataBackupTime: "the most recent data backup", not said to have succeeded.
+    last_data_backup: float | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,20 @@ class TenantBackupSet:
 
 
 @dataclass(frozen=True)
+class TenantRecovery:
+    """Where a tenant can be restored to (OceanBase Cloud's restorable windows).
+
+    `recovery_point` is the end of the last window, `window_start` where that window begins:
+    a gap between windows makes it jump forward.
+    """
+
+    tenant_name: str
+    tenant_id: str
+    recovery_point: float | None
+    window_start: float | None
+
+
+@dataclass(frozen=True)
 class Cluster:
     """One cluster and what it holds.
 
@@ -156,6 +172,7 @@ class Cluster:
     recovery_point: float | None = None
     backup_set: BackupSet | None = None
     tenant_backup_sets: tuple[TenantBackupSet, ...] = ()
+    tenant_recoveries: tuple[TenantRecovery, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -112,3 +112,41 @@ def cluster_state(raw: str) -> str:
 def upper_snake(raw: str) -> str:
     """`Password Encryption` -> `PASSWORD_ENCRYPTION`, `None` -> `NONE`."""
     return "_".join(raw.replace("-", " ").replace("_", " ").split()).upper()
+
+
+# OCP's task vocabularies (shared/research/ocp-and-cloud-api.md, sections 2.5-2.6): the
+# values its API pages document for `status`, and the other spelling its UI carries.
+_OCP_DATA_TASK_STATES = {
+    "BEGINNING": "DOING",  # "the task is being started"
+    "INITIALIZING": "INIT",
+    "DOING": "DOING",
+    "DONE": "COMPLETED",
+    "FAILED": "FAILED",
+    "CANCELING": "CANCELING",
+    "CANCELED": "CANCELED",
+}
+_OCP_LOG_TASK_STATES = {
+    "STARTING": "BEGINNING",
+    "BEGINNING": "BEGINNING",
+    "INPROGRESS": "DOING",
+    "RUNNING": "DOING",
+    "STOPPING": "STOPPING",
+    # Not archiving any more, for whatever reason: the recovery point stands still.
+    "STOPPED": "NOT_RUNNING",
+    "FAILED": "NOT_RUNNING",
+    "INTERRUPTED": "NOT_RUNNING",
+}
+
+
+def ocp_data_task_state(raw: str) -> str:
+    """Map an OCP data backup task status onto BACKUP_TASK_STATES (OVERDUE: UNKNOWN)."""
+    return _OCP_DATA_TASK_STATES.get(raw.strip().upper(), UNKNOWN)
+
+
+def ocp_log_task_state(raw: str) -> str:
+    """Map an OCP log backup task status onto LOG_BACKUP_STATES.
+
+    STOPPED, FAILED and INTERRUPTED are NOT_RUNNING, as a stopped round is for obshell; the
+    upstream string stays on oceanbase_log_backup_info.
+    """
+    return _OCP_LOG_TASK_STATES.get(raw.strip().upper(), UNKNOWN)

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import ssl
 from collections.abc import Awaitable, Callable
@@ -20,10 +21,11 @@ from pathlib import Path
 from typing import Literal
 
 import bcrypt
-import yaml
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from exporter.yamlfile import YAMLFileError, read_yaml, shown_key
 
 ClientAuth = Literal[
     "NoClientCert",
@@ -76,21 +78,34 @@ class WebConfig(_Strict):
     basic_auth_users: dict[str, str] = Field(default_factory=dict)
 
 
+# A header value is one line of visible text (RFC 9110 field-value); a name is a token.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\U0010ffff]*")
+
+
 def load_web_config(path: Path) -> WebConfig:
-    """Read and validate the file; relative paths are relative to its folder."""
+    """Read and validate the file, and load its certificate; relative paths are relative to
+    its folder. Every problem is one line that never quotes the file (it holds hashes)."""
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise WebConfigError([f"{path}: {exc}"]) from exc
+        raw = read_yaml(path) or {}
+    except YAMLFileError as exc:
+        raise WebConfigError([str(exc)]) from None
     try:
         config = WebConfig.model_validate(raw)
     except ValidationError as exc:
         problems = [
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            f"{'.'.join(shown_key(p) for p in e['loc'])}: {e['msg']}"
             for e in exc.errors(include_input=False, include_url=False)
         ]
         raise WebConfigError(problems) from exc
     problems = []
+    for name, value in config.http_server_config.headers.items():
+        if not _HEADER_NAME.fullmatch(name):
+            problems.append("http_server_config.headers: a header name is not a valid token")
+        elif not _HEADER_VALUE.fullmatch(value):
+            problems.append(
+                f"http_server_config.headers.{name}: must be one line without control characters"
+            )
     for user, hashed in config.basic_auth_users.items():
         if not hashed.startswith(("$2a$", "$2b$", "$2y$")):
             problems.append(f"basic_auth_users.{user}: must be a bcrypt hash")
@@ -108,9 +123,51 @@ def load_web_config(path: Path) -> WebConfig:
         if needs_ca and tls.client_ca_file is None:
             problems.append(f"tls_server_config.client_ca_file: required by {tls.client_auth_type}")
         config = config.model_copy(update={"tls_server_config": tls})
+        if not problems:
+            problems += _tls_problems(tls)
     if problems:
         raise WebConfigError(problems)
     return config
+
+
+def _tls_problems(config: TLSServerConfig) -> list[str]:
+    """Load the certificate, key and client CA once, so that a missing file or a key that does
+    not match its certificate stops the start with one line instead of a traceback."""
+    files = {"cert_file": config.cert_file, "key_file": config.key_file}
+    if config.client_ca_file is not None:
+        files["client_ca_file"] = config.client_ca_file
+    problems = []
+    for key, file in files.items():
+        try:
+            file.read_bytes()
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            problems.append(f"tls_server_config.{key}: cannot read {file}: {reason}")
+    if problems:
+        return problems
+    try:
+        _server_context(config)
+    except ssl.SSLError as exc:
+        # The reason is OpenSSL's, e.g. KEY_VALUES_MISMATCH or NO_START_LINE: no file content.
+        reason = exc.reason or type(exc).__name__
+        return [f"tls_server_config: cannot use the certificate, key or client CA: {reason}"]
+    return []
+
+
+def _server_context(config: TLSServerConfig) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = _TLS_VERSIONS[config.min_version]
+    context.load_cert_chain(str(config.cert_file), str(config.key_file))
+    if config.client_ca_file is not None:
+        context.load_verify_locations(str(config.client_ca_file))
+    context.verify_mode = {
+        "NoClientCert": ssl.CERT_NONE,
+        "RequestClientCert": ssl.CERT_OPTIONAL,
+        "RequireAnyClientCert": ssl.CERT_REQUIRED,
+        "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+        "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+    }[config.client_auth_type]
+    return context
 
 
 class RotatingTLS:
@@ -128,19 +185,7 @@ class RotatingTLS:
         return (os.stat(self._config.cert_file).st_mtime, os.stat(self._config.key_file).st_mtime)
 
     def _build(self) -> ssl.SSLContext:
-        config = self._config
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = _TLS_VERSIONS[config.min_version]
-        context.load_cert_chain(str(config.cert_file), str(config.key_file))
-        if config.client_ca_file is not None:
-            context.load_verify_locations(str(config.client_ca_file))
-        context.verify_mode = {
-            "NoClientCert": ssl.CERT_NONE,
-            "RequestClientCert": ssl.CERT_OPTIONAL,
-            "RequireAnyClientCert": ssl.CERT_REQUIRED,
-            "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
-            "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
-        }[config.client_auth_type]
+        context = _server_context(self._config)
         self._stamp = self._files_stamp()
         return context
 
@@ -155,6 +200,20 @@ class RotatingTLS:
         connection.context = self._current
 
 
+# bcrypt reads at most 72 bytes of a password; bcrypt 5 refuses longer ones with ValueError.
+_BCRYPT_MAX_PASSWORD = 72
+_BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _dummy_hash(hashes: list[str]) -> bytes:
+    """A bcrypt hash no password matches, at the highest cost of `hashes`: checking an unknown
+    user against it costs what checking a wrong password does, so timing does not tell which
+    user names exist."""
+    cost = max((int(h[4:6]) for h in hashes if h[4:6].isdigit()), default=10)
+    salt = bcrypt.gensalt(min(max(cost, 4), 31))
+    return salt + "".join(secrets.choice(_BCRYPT_ALPHABET) for _ in range(31)).encode()
+
+
 def basic_auth_middleware(users: dict[str, str], headers: dict[str, str]) -> Middleware:
     """Require one of `users` (bcrypt hashes) when any is configured; add `headers`.
 
@@ -163,6 +222,7 @@ def basic_auth_middleware(users: dict[str, str], headers: dict[str, str]) -> Mid
     """
     cache_key = secrets.token_bytes(32)
     verified: set[bytes] = set()
+    dummy = _dummy_hash(list(users.values()))
 
     async def allowed(header: str) -> bool:
         if not header.startswith("Basic "):
@@ -171,14 +231,16 @@ def basic_auth_middleware(users: dict[str, str], headers: dict[str, str]) -> Mid
             user, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
         except (ValueError, UnicodeDecodeError):
             return False
-        hashed = users.get(user)
-        if hashed is None:
-            return False
+        secret = password.encode()
+        if len(secret) > _BCRYPT_MAX_PASSWORD:
+            return False  # no configured hash can match it (nor does Go's bcrypt accept it)
         digest = hmac.new(cache_key, f"{user}\0{password}".encode(), hashlib.sha256).digest()
         if digest in verified:
             return True
+        known = users.get(user)
+        hashed = dummy if known is None else known.encode()
         # In a thread: a stream of wrong passwords must not stall scrapes and polls.
-        if await asyncio.to_thread(bcrypt.checkpw, password.encode(), hashed.encode()):
+        if await asyncio.to_thread(bcrypt.checkpw, secret, hashed) and known is not None:
             verified.add(digest)
             return True
         return False

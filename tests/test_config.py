@@ -247,6 +247,28 @@ def test_an_unclosed_reference_is_an_error(tmp_path: Path) -> None:
     assert found == ["targets[0].password: unclosed ${ (write $$ for a literal $)"]
 
 
+def test_a_default_may_hold_a_reference(tmp_path: Path) -> None:
+    text = (
+        "targets:\n"
+        + OBSHELL
+        + "    labels: {site: '${OUTER:-${INNER}}', tier: '${OUTER:-a-${INNER:-b}}'}\n"
+    )
+    config = load(tmp_path, text, {"INNER": "inner"})
+    assert config.targets[0].labels == {"site": "inner", "tier": "a-inner"}
+    config = load(tmp_path, text, {"OUTER": "outer"})  # an unused default is not looked at
+    assert config.targets[0].labels == {"site": "outer", "tier": "outer"}
+    found = problems(tmp_path, text)
+    assert found == ["targets[0].labels.site: environment variable INNER is not set"]
+
+
+def test_a_default_without_its_closing_brace_is_an_error(tmp_path: Path) -> None:
+    found = problems(tmp_path, "targets:\n" + OBSHELL + "    labels: {site: '${A:-${B}'}\n")
+    assert found == ["targets[0].labels.site: unclosed ${ (write $$ for a literal $)"]
+    deep = "${A:-" * 100_000 + "}" * 100_000
+    found = problems(tmp_path, "targets:\n" + OBSHELL + f"    labels: {{site: '{deep}'}}\n")
+    assert found == ["targets[0].labels.site: defaults nested more than 8 deep"]
+
+
 def test_os_environ_is_the_default_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -422,6 +444,20 @@ def test_an_unknown_key_is_an_error_with_its_path_and_a_suggestion(tmp_path: Pat
     ]
 
 
+def test_an_unknown_key_that_could_be_a_secret_is_not_shown(tmp_path: Path) -> None:
+    # A password pasted one line too far out becomes a key of its own.
+    found = problems(
+        tmp_path,
+        "targets:\n"
+        + OBSHELL
+        + "    password:\n    'Hx9!PLANTED#secret': 1\n    tls: {'k3y/PLANTED=': 1}\n",
+    )
+    assert found == [
+        "targets[0].tls.<key not shown>: unknown key",
+        "targets[0].<key not shown>: unknown key",
+    ]
+
+
 def test_warnings_cannot_be_set_from_the_file(tmp_path: Path) -> None:
     assert problems(tmp_path, "warnings: []\ntargets:\n" + OBSHELL) == ["warnings: unknown key"]
 
@@ -502,6 +538,19 @@ def test_concurrency_limits_must_be_positive(tmp_path: Path) -> None:
         "concurrency: must be at least 1",
         "targets[0].max_concurrency: must be at least 1",
     ]
+
+
+def test_a_boolean_is_not_a_concurrency(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path, "concurrency: true\ntargets:\n" + OBSHELL + "    max_concurrency: false\n"
+    )
+    assert found == [
+        "concurrency: must be an integer, not true or false",
+        "targets[0].max_concurrency: must be an integer, not true or false",
+    ]
+    # Numbers from the environment still work.
+    config = load(tmp_path, "concurrency: ${N}\ntargets:\n" + OBSHELL, {"N": "8"})
+    assert config.concurrency == 8
 
 
 # --- durations -------------------------------------------------------------------------------
@@ -795,6 +844,33 @@ def test_duplicate_yaml_keys_are_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path, {})
     assert caught.value.problems == [f"{path}: line 4 column 5: duplicate key 'name'"]
+
+
+ALIAS_BOMB = "".join(
+    f"l{i}: &l{i} [{', '.join([f'*l{i - 1}' if i else 'lol'] * 9)}]\n" for i in range(9)
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (ALIAS_BOMB + "targets: *l8\n", r"aliases expand the document to more than \d+ values \(an alias bomb\?\)"),
+        ("targets: " + "[" * 100_000 + "]" * 100_000 + "\n", r"line 1 column \d+: nested deeper than 64 levels"),
+        ("targets:\n" + "".join(" " * i + "- \n" for i in range(1, 200)), r"line \d+ column \d+: nested deeper than 64 levels"),
+        ("a: &a [*a]\ntargets: *a\n", "an alias refers to a value that contains it"),
+        ("".join(f"x{i}: &x{i} [{f'*x{i - 1}' if i else 1}]\n" for i in range(100)) + "targets: *x99\n",
+         "aliases nest values deeper than 64 levels"),
+    ],
+    ids=["alias-bomb", "deep-flow", "deep-block", "self-alias", "alias-chain"],
+)  # fmt: skip
+def test_alias_bombs_and_deep_nesting_are_one_clear_error(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {})
+    (found,) = caught.value.problems
+    assert re.fullmatch(rf"{re.escape(str(path))}: {problem}", found), found
 
 
 def test_yaml_anchors_and_merge_keys_still_work(tmp_path: Path) -> None:

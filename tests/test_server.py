@@ -12,6 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from exporter.config import Config, load_config
+from exporter.poller import Poller
+from exporter.server import ExporterServer
 from tests.conftest import free_port, obshell_config, run_cli, samples, value
 from tests.obshell_stub import ObshellStub
 
@@ -21,11 +24,20 @@ ROOT = Path(__file__).resolve().parent.parent
 class Exporter:
     """An exporter process on loopback, stopped at the end of the test."""
 
-    def __init__(self, config: Path, *extra: str, scheme: str = "http", **client: object) -> None:
+    def __init__(
+        self,
+        config: Path,
+        *extra: str,
+        scheme: str = "http",
+        open_files: int | None = None,
+        **client: object,
+    ) -> None:
         self.port = free_port()
         self.url = f"{scheme}://127.0.0.1:{self.port}"
+        # `open_files` lowers the process's file descriptor limit (as systemd's LimitNOFILE).
+        limit = ["prlimit", f"--nofile={open_files}", "--"] if open_files else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "exporter", "--config.file", str(config),
+            [*limit, sys.executable, "-m", "exporter", "--config.file", str(config),
              "--web.listen-address", f"127.0.0.1:{self.port}", *extra],
             stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
@@ -79,6 +91,35 @@ def test_metrics_text_openmetrics_and_gzip(exporter: Exporter) -> None:
     assert "oceanbase_tenant_info" in raw.text  # httpx decoded it: the gzip is valid
 
 
+@pytest.mark.parametrize(
+    ("accept", "accept_encoding", "open_metrics", "gzipped"),
+    [
+        ("application/openmetrics-text;q=0", "gzip;q=0", False, False),
+        ("application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+         "gzip;q=0.5, identity", True, True),
+        ("text/plain, application/openmetrics-text;q=0.5", "*", False, True),
+        ("application/openmetrics-text; q=1, text/plain; q=0", "gzip; q=0, *", True, False),
+    ],
+)  # fmt: skip
+def test_content_negotiation_honours_q_values_and_says_what_varies(
+    exporter: Exporter, accept: str, accept_encoding: str, open_metrics: bool, gzipped: bool
+) -> None:
+    response = exporter.get(
+        "/metrics", headers={"Accept": accept, "Accept-Encoding": accept_encoding}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(
+        "application/openmetrics-text" if open_metrics else "text/plain"
+    )
+    assert ("content-encoding" in response.headers) == gzipped
+    assert response.headers["vary"] == "Accept, Accept-Encoding"
+    probe = exporter.get("/probe", params={"target": "hz-prod"}, headers={"Accept": accept})
+    assert probe.headers["content-type"].startswith(
+        "application/openmetrics-text" if open_metrics else "text/plain"
+    )
+    assert probe.headers["vary"] == "Accept"
+
+
 def test_probe_serves_one_target_without_the_target_label(exporter: Exporter) -> None:
     response = exporter.get("/probe", params={"target": "hz-prod"})
     assert response.status_code == 200
@@ -127,6 +168,57 @@ def test_reload_rejects_a_bad_config_and_keeps_the_old_one(
     stderr = exporter.stop()
     assert "config reload rejected: targets[1].url" in stderr
     assert "Traceback" not in stderr
+
+
+def test_a_reload_that_fails_for_any_reason_is_reported(exporter: Exporter, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    good = config.read_text()
+    # 100,000 levels of nesting: PyYAML alone would raise RecursionError, not a config error.
+    config.write_text(good + "    tenants: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    assert httpx.post(exporter.url + "/-/reload", timeout=10).status_code == 500
+    parsed = samples(exporter.get("/metrics").text)
+    assert value(parsed, "oceanbase_backup_exporter_config_last_reload_successful") == 0
+    assert value(parsed, "oceanbase_tenant_info", tenant_name="tenant1") == 1
+    assert exporter.get("/-/healthy").status_code == 200
+    stderr = exporter.stop()
+    (line,) = [line for line in stderr.splitlines() if "config reload" in line]
+    assert "nested deeper than 64 levels" in line
+    assert "Traceback" not in stderr
+
+
+async def test_a_reload_that_raises_anything_sets_the_metric_to_0(tmp_path: Path) -> None:
+    config = load_config(obshell_config(tmp_path, "https://127.0.0.1:1"))
+
+    def broken() -> Config:
+        raise RuntimeError("a bug while loading")
+
+    server = ExporterServer(Poller(config), broken)
+    try:
+        assert await server.reload() is False
+        assert server.reload_state.successful is False
+    finally:
+        await server.poller.stop()
+
+
+@pytest.mark.parametrize(
+    ("flags", "problem"),
+    [
+        (["--web.listen-address", "127.0.0.1:70000"], "port from 0 to 65535"),
+        (["--web.listen-address", "127.0.0.1:"], "port from 0 to 65535"),
+        (["--web.telemetry-path", "metrics"], "absolute URL path"),
+        (["--web.telemetry-path", "/met rics"], "absolute URL path"),
+        (["--web.telemetry-path", "/-/healthy"], "another endpoint"),
+        (["--web.max-connections", "0"], "at least 1"),
+        (["--web.read-header-timeout", "10"], "not a duration"),
+    ],
+)
+def test_bad_flags_are_usage_errors(tmp_path: Path, flags: list[str], problem: str) -> None:
+    config = obshell_config(tmp_path, "https://127.0.0.1:1")
+    listen = ["--web.listen-address", f"127.0.0.1:{free_port()}"]  # the flags may override it
+    result = run_cli("--config.file", str(config), *listen, *flags, timeout=20)
+    assert result.returncode == 2
+    assert problem in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_sigterm_exits_cleanly(exporter: Exporter) -> None:

@@ -10,8 +10,10 @@ from pathlib import Path
 import bcrypt
 import httpx
 import pytest
+from aiohttp import web
 
-from tests.conftest import obshell_config, run_cli
+from exporter import webconfig
+from tests.conftest import free_port, obshell_config, run_cli
 from tests.obshell_stub import ObshellStub
 from tests.test_server import Exporter
 from tests.tls_material import CA
@@ -144,3 +146,120 @@ def test_bad_web_config_is_an_error_naming_the_key(
     assert result.returncode == 1
     assert problem in result.stderr
     assert "PLANTED" not in result.stderr
+
+
+def _start_problems(tmp_path: Path, obshell: ObshellStub, body: str) -> list[str]:
+    """Start the exporter with a web config of `body`; it must stop at once with exit 1."""
+    web = _web_config(tmp_path, body)
+    result = run_cli(
+        "--config.file", str(obshell_config(tmp_path, obshell.url)), "--web.config.file", str(web),
+        "--web.listen-address", f"127.0.0.1:{free_port()}", timeout=20,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "PLANTED" not in result.stderr
+    return result.stderr.splitlines()
+
+
+def test_missing_and_mismatched_certificates_are_one_line_at_start(
+    obshell: ObshellStub, tmp_path: Path
+) -> None:
+    ca = CA(tmp_path)
+    server, other = ca.issue("server"), ca.issue("other")
+    missing = _start_problems(
+        tmp_path, obshell, f"tls_server_config:\n  cert_file: gone.crt\n  key_file: {server.key}\n"
+    )
+    assert missing == [
+        f"{tmp_path / 'web.yml'}: tls_server_config.cert_file: cannot read"
+        f" {tmp_path / 'gone.crt'}: No such file or directory"
+    ]
+    mismatched = _start_problems(
+        tmp_path,
+        obshell,
+        f"tls_server_config:\n  cert_file: {server.cert}\n  key_file: {other.key}\n",
+    )
+    assert mismatched == [
+        f"{tmp_path / 'web.yml'}: tls_server_config: cannot use the certificate, key or client CA:"
+        " KEY_VALUES_MISMATCH"
+    ]
+
+
+def test_a_yaml_error_does_not_quote_the_line(obshell: ObshellStub, tmp_path: Path) -> None:
+    # An unquoted hash with a stray colon: PyYAML's message would show the line, hash and all.
+    found = _start_problems(
+        tmp_path, obshell, "basic_auth_users:\n  prometheus: $2b$10$PLANTEDhash: x\n"
+    )
+    assert found == [
+        f"{tmp_path / 'web.yml'}: line 2 column 33: mapping values are not allowed here"
+    ]
+
+
+def test_a_header_value_with_a_line_break_is_refused_at_start(
+    obshell: ObshellStub, tmp_path: Path
+) -> None:
+    found = _start_problems(
+        tmp_path,
+        obshell,
+        'http_server_config:\n  headers:\n    X-Frame-Options: "deny\\r\\nSet-Cookie: PLANTED=1"\n',
+    )
+    assert found == [
+        f"{tmp_path / 'web.yml'}: http_server_config.headers.X-Frame-Options:"
+        " must be one line without control characters"
+    ]
+
+
+def _basic_auth_exporter(obshell: ObshellStub, tmp_path: Path, hashed: str) -> Exporter:
+    web = _web_config(tmp_path, f"basic_auth_users:\n  prometheus: '{hashed}'\n")
+    return Exporter(obshell_config(tmp_path, obshell.url), "--web.config.file", str(web))
+
+
+def test_a_password_over_72_bytes_is_refused_like_any_wrong_one(
+    obshell: ObshellStub, tmp_path: Path
+) -> None:
+    password = "p" * 72
+    exporter = _basic_auth_exporter(
+        obshell, tmp_path, bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
+    )
+    try:
+        assert exporter.get("/-/healthy", auth=("prometheus", password)).status_code == 200
+        # bcrypt reads 72 bytes: anything longer would match the same hash, or make bcrypt 5 raise.
+        for longer in (password + "x", password + "é" * 40):
+            assert exporter.get("/-/healthy", auth=("prometheus", longer)).status_code == 401
+    finally:
+        stderr = exporter.stop()
+    assert "Traceback" not in stderr and "level=error" not in stderr
+
+
+async def test_an_unknown_user_costs_a_bcrypt_check_like_a_wrong_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hashed = bcrypt.hashpw(b"right", bcrypt.gensalt(5))
+    checked: list[bytes] = []
+
+    def checkpw(password: bytes, against: bytes) -> bool:
+        checked.append(against)
+        return bcrypt.hashpw(password, against) == against
+
+    monkeypatch.setattr(webconfig.bcrypt, "checkpw", checkpw)
+    app = web.Application(
+        middlewares=[webconfig.basic_auth_middleware({"prometheus": hashed.decode()}, {})]
+    )
+
+    async def ok(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app.router.add_get("/", ok)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            assert (await client.get("/", auth=("prometheus", "wrong"))).status_code == 401
+            assert (await client.get("/", auth=("nobody", "wrong"))).status_code == 401
+            assert (await client.get("/", auth=("prometheus", "right"))).status_code == 200
+    finally:
+        await runner.cleanup()
+    wrong_password, unknown_user, right = checked
+    assert wrong_password == right == hashed
+    # The unknown user was checked against a hash of the same cost that nothing matches.
+    assert unknown_user != hashed and unknown_user[:7] == hashed[:7] == b"$2b$05$"

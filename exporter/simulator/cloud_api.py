@@ -26,12 +26,13 @@ from exporter.simulator.clock import SimClock
 from exporter.simulator.cloud_auth import CloudAccount, DigestGuard, Verdict
 from exporter.simulator.faults import Fault, Faults, RawResponse
 from exporter.simulator.world import Cluster, World
-from exporter.sources.cloud.models import BackupSet, Envelope, PagingData
+from exporter.sources.cloud.models import BackupSet, Envelope, PagingData, RestorableTenants
 from exporter.sources.values import parse_time
 
 INSTANCES = "/api/v2/instances"
 BACKUP_SETS = "/api/v2/instances/:id/backup/data/sets"
 BACKUP_SET = "/api/v2/instances/:id/backup/data/sets/:backupTaskId"
+RESTORABLE = "/api/v2/instances/:id/backup/restore/tenants"
 JSON_CONTENT_TYPE = "application/json"
 PROJECT_HEADER = "X-Ob-Project-Id"
 DEFAULT_PAGE_SIZE = 10
@@ -86,7 +87,9 @@ class CloudApi:
     """The OpenAPI of one simulated account holding every cluster of `world` as an instance.
 
     `account` holds the AccessKey it accepts; `max_page_size` caps `pageSize` (lower it to
-    see paging with a handful of instances or sets).
+    see paging with a handful of instances or sets). `paging_keys` are the optional paging
+    fields pages carry (`total`, `hasMore`: drop either to see a client cope without it);
+    `guard.qop` False challenges in the RFC 2069 form.
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class CloudApi:
         self.account = account
         self.guard = DigestGuard()
         self.max_page_size = MAX_PAGE_SIZE
+        self.paging_keys: tuple[str, ...] = ("total", "hasMore")
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Answer one request as the OpenAPI would, with the faults in force."""
@@ -134,11 +138,14 @@ class CloudApi:
         if path in (INSTANCES, INSTANCES + "/"):
             return INSTANCES, self._instances, None, ""
         parts = path[len(INSTANCES) + 1 :].split("/") if path.startswith(INSTANCES + "/") else []
+        cluster = next(
+            (c for c in self.world.clusters if parts and platforms.instance_id(c) == parts[0]),
+            None,
+        )
+        if parts[1:] == ["backup", "restore", "tenants"]:
+            return RESTORABLE, _restorable, cluster, ""
         if len(parts) < 4 or parts[1:4] != ["backup", "data", "sets"] or len(parts) > 5:
             return None, None, None, ""
-        cluster = next(
-            (c for c in self.world.clusters if platforms.instance_id(c) == parts[0]), None
-        )
         if len(parts) == 4:
             return BACKUP_SETS, self._backup_sets, cluster, ""
         return BACKUP_SET, _backup_set, cluster, parts[4]
@@ -188,7 +195,9 @@ class CloudApi:
         size = min(_positive(query.get("pageSize"), DEFAULT_PAGE_SIZE), self.max_page_size)
         window = items[(number - 1) * size : number * size]
         return PagingData[Any](
-            dataList=window, total=len(items), hasMore=number * size < len(items)
+            dataList=window,
+            total=len(items) if "total" in self.paging_keys else None,
+            hasMore=number * size < len(items) if "hasMore" in self.paging_keys else None,
         )
 
 
@@ -197,6 +206,11 @@ def _backup_set(call: Call) -> Reply:
     sets = platforms.cloud_backup_sets(call.cluster, call.t)
     found = next((s for s in sets if s.backupSetId == call.task_id), None)
     return found if found is not None else not_found("backup task")
+
+
+def _restorable(call: Call) -> Reply:
+    assert call.cluster is not None
+    return RestorableTenants(platforms.cloud_restorable_tenants(call.cluster, call.t))
 
 
 def _positive(text: str | None, default: int) -> int:

@@ -26,11 +26,17 @@ from exporter.simulator import formats, platforms
 from exporter.simulator.clock import SimClock
 from exporter.simulator.faults import Fault, Faults, RawResponse
 from exporter.simulator.ocp_auth import OcpAccount, RequestParts, authenticate
-from exporter.simulator.world import Cluster, World
+from exporter.simulator.world import Cluster, Tenant, World
 from exporter.sources.ocp.models import ApiError, Envelope, Paged, PageInfo
+from exporter.sources.values import parse_time
 
 CLUSTERS = "/api/v2/ob/clusters"
 OVERVIEW = "/api/v2/ob/clusters/:id/backup/overview"
+TENANTS = "/api/v2/ob/clusters/:id/tenants"
+TASK_ROUTES = {
+    kind: f"/api/v2/ob/clusters/:id/tenants/:tenantId/backup/task/{kind}"
+    for kind in ("dataBackupTasks", "logBackupTasks", "restoreTasks")
+}
 TIME = "/api/v2/time"
 JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
 DEFAULT_PAGE_SIZE = 10
@@ -93,13 +99,15 @@ class Call:
     t: float
     cluster: Cluster | None
     query: Mapping[str, str]
+    ocp_tenant_id: int | None = None
 
 
 class OcpApi:
     """One simulated OCP server managing every cluster of `world`.
 
     `account` holds the credentials it accepts; `max_page_size` caps `size` (2000 in OCP;
-    lower it to see paging with a handful of clusters).
+    lower it to see paging with a handful of clusters). The tenant list is paged; the tenant
+    task lists are `{contents}` only (their pages document no paging), unless `paged_tasks`.
     """
 
     def __init__(self, world: World, clock: SimClock, faults: Faults, account: OcpAccount) -> None:
@@ -108,11 +116,12 @@ class OcpApi:
         self.faults = faults
         self.account = account
         self.max_page_size = MAX_PAGE_SIZE
+        self.paged_tasks = False
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Answer one request as OCP would, with the faults in force."""
         began = time.perf_counter()
-        route, handler, cluster = self._match(request.method, request.path)
+        route, handler, cluster, tenant_id = self._match(request.method, request.path)
         plan = self.faults.plan(route, cluster.index if cluster else None)
         if plan.latency:
             await asyncio.sleep(plan.latency)
@@ -120,7 +129,7 @@ class OcpApi:
         if plan.replace is not None:
             outcome = _replacement(plan.replace)
         else:
-            outcome = await self._reply(request, route, handler, cluster)
+            outcome = await self._reply(request, route, handler, cluster, tenant_id)
         if isinstance(outcome, RawResponse):
             status, content_type, body = outcome.status, outcome.content_type, outcome.body
         else:
@@ -132,22 +141,35 @@ class OcpApi:
 
     def _match(
         self, method: str, path: str
-    ) -> tuple[str | None, Callable[[Call], Reply] | None, Cluster | None]:
+    ) -> tuple[str | None, Callable[[Call], Reply] | None, Cluster | None, int | None]:
         if method != "GET":
-            return None, None, None
+            return None, None, None, None
         if path == TIME:
-            return TIME, _time, None
+            return TIME, _time, None, None
         if path in (CLUSTERS, CLUSTERS + "/"):
-            return CLUSTERS, self._clusters, None
-        prefix, suffix = CLUSTERS + "/", "/backup/overview"
-        if path.startswith(prefix) and path.endswith(suffix):
-            cluster_id = path[len(prefix) : -len(suffix)]
-            found = next(
-                (c for c in self.world.clusters if str(platforms.ocp_cluster_id(c)) == cluster_id),
-                None,
-            )
-            return OVERVIEW, _overview, found
-        return None, None, None
+            return CLUSTERS, self._clusters, None, None
+        parts = path[len(CLUSTERS) + 1 :].split("/") if path.startswith(CLUSTERS + "/") else []
+        found = next(
+            (
+                c
+                for c in self.world.clusters
+                if parts and str(platforms.ocp_cluster_id(c)) == parts[0]
+            ),
+            None,
+        )
+        if parts[1:] == ["backup", "overview"]:
+            return OVERVIEW, _overview, found, None
+        if parts[1:] == ["tenants"]:
+            return TENANTS, self._tenants, found, None
+        if len(parts) == 6 and parts[1] == "tenants" and parts[3:5] == ["backup", "task"]:
+            handler = {
+                "dataBackupTasks": self._data_tasks,
+                "logBackupTasks": self._log_tasks,
+                "restoreTasks": self._restore_tasks,
+            }.get(parts[5])
+            if handler is not None and parts[2].isdigit():
+                return TASK_ROUTES[parts[5]], handler, found, int(parts[2])
+        return None, None, None, None
 
     async def _reply(
         self,
@@ -155,6 +177,7 @@ class OcpApi:
         route: str | None,
         handler: Callable[[Call], Reply] | None,
         cluster: Cluster | None,
+        tenant_id: int | None = None,
     ) -> Reply:
         body = await request.read()
         if route != TIME:  # the one route OCP serves without credentials
@@ -172,22 +195,78 @@ class OcpApi:
                 return forbidden()
         if handler is None:
             return not_found(request.path)
-        if route == OVERVIEW and cluster is None:
+        if route not in (TIME, CLUSTERS) and cluster is None:
             return not_found("cluster")
-        return handler(Call(self.clock.now(), cluster, request.query))
+        return handler(Call(self.clock.now(), cluster, request.query, tenant_id))
 
     def _clusters(self, call: Call) -> Reply:
         clusters = [platforms.ocp_cluster(cluster) for cluster in self.world.clusters]
-        number = _positive(call.query.get("page"), 1)
-        size = min(_positive(call.query.get("size"), DEFAULT_PAGE_SIZE), self.max_page_size)
-        window = clusters[(number - 1) * size : number * size]
-        page = PageInfo(
-            totalElements=len(clusters),
-            totalPages=math.ceil(len(clusters) / size),
-            number=number,
-            size=size,
+        return _paged(clusters, call.query, self.max_page_size)
+
+    def _tenants(self, call: Call) -> Reply:
+        assert call.cluster is not None
+        tenants = platforms.ocp_tenants(call.cluster, call.t)
+        return _paged(tenants, call.query, self.max_page_size)
+
+    def _tenant(self, call: Call) -> Tenant | OcpError:
+        assert call.cluster is not None
+        found = next(
+            (
+                tenant
+                for tenant in platforms.ocp_user_tenants(call.cluster, call.t)
+                if platforms.ocp_tenant_id(call.cluster, tenant) == call.ocp_tenant_id
+            ),
+            None,
         )
-        return Paged[Any](contents=window, page=page)
+        return found if found is not None else not_found("tenant")
+
+    def _tasks(self, items: list[Any], call: Call) -> Reply:
+        if self.paged_tasks:
+            return _paged(items, call.query, self.max_page_size)
+        return Paged[Any](contents=items)
+
+    def _data_tasks(self, call: Call) -> Reply:
+        tenant = self._tenant(call)
+        if isinstance(tenant, OcpError):
+            return tenant
+        tasks = platforms.ocp_data_tasks(tenant, call.t)
+        return self._tasks([x for x in tasks if _in_window(x.startTime, call.query)], call)
+
+    def _log_tasks(self, call: Call) -> Reply:
+        tenant = self._tenant(call)
+        if isinstance(tenant, OcpError):
+            return tenant
+        return self._tasks(list(platforms.ocp_log_tasks(tenant, call.t)), call)
+
+    def _restore_tasks(self, call: Call) -> Reply:
+        tenant = self._tenant(call)
+        if isinstance(tenant, OcpError):
+            return tenant
+        assert call.cluster is not None
+        tasks = platforms.ocp_restore_tasks(call.cluster, tenant.name, call.t)
+        return self._tasks([x for x in tasks if _in_window(x.startTime, call.query)], call)
+
+
+def _in_window(start: str | None, query: Mapping[str, str]) -> bool:
+    """Whether a task started inside the `startTime`..`endTime` window of the request."""
+    moment = parse_time(start) or 0.0
+    since = parse_time(query.get("startTime")) or 0.0
+    until = parse_time(query.get("endTime")) or float("inf")
+    return since <= moment <= until
+
+
+def _paged(items: list[Any], query: Mapping[str, str], max_page_size: int) -> Reply:
+    """One page of `items` with OCP's `page` block (`number` 1-based)."""
+    number = _positive(query.get("page"), 1)
+    size = min(_positive(query.get("size"), DEFAULT_PAGE_SIZE), max_page_size)
+    window = items[(number - 1) * size : number * size]
+    page = PageInfo(
+        totalElements=len(items),
+        totalPages=math.ceil(len(items) / size),
+        number=number,
+        size=size,
+    )
+    return Paged[Any](contents=window, page=page)
 
 
 def _time(call: Call) -> Reply:

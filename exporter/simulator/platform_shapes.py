@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from exporter.sources.cloud.models import Instance
+from exporter.sources.cloud.models import Instance, RestorableTenant
 from exporter.sources.ocp.models import ClusterBackupInfoDetail, ObCluster, UpstreamModel
 
 
@@ -68,3 +68,14 @@ class FullInstance(Instance):
     diskType: str = "cloud_essd_pl1"
     diskSize: int = 200
     availableZones: list[str] = Field(default_factory=list)
+
+
+class FullRestorableTenant(RestorableTenant):
+    """An item of Cloud's restorable tenants with the fields its page documents (C6)."""
+
+    obVersion: str = ""
+    cpuNum: int = 4
+    memoryNum: int = 16  # GB
+    unitNum: int = 1
+    usedDisk: int = 0  # bytes
+    backupSetRestoreSummaries: list[dict[str, str]] = Field(default_factory=list)

@@ -17,10 +17,17 @@ from exporter.simulator.platform_shapes import (
     FullClusterBackupInfoDetail,
     FullInstance,
     FullObCluster,
+    FullRestorableTenant,
 )
 from exporter.simulator.timeline import BackupRun
 from exporter.simulator.world import GIB, Cluster, Tenant
-from exporter.sources.cloud.models import BackupSet, BackupSetDetail
+from exporter.sources.cloud.models import (
+    BackupSet,
+    BackupSetDetail,
+    RestorableTenant,
+    TimeInterval,
+)
+from exporter.sources.ocp.models import DataBackupTask, LogBackupTask, ObTenant, RestoreTask
 
 OCP_ID_BASE = 1_000_001  # OCP numbers its own cluster ids from here; obClusterId is OceanBase's
 VOLUME_UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
@@ -240,3 +247,196 @@ def cloud_backup_sets(cluster: Cluster, t: float) -> list[BackupSetDetail]:
             )
         )
     return sets
+
+
+# ----------------------------------------------------------------------------- OCP tenants
+
+OCP_TENANT_ID_BASE = 2_000_001  # OCP numbers its own tenant ids apart from OceanBase's
+# OceanBase's archive round states as OCP's log backup task vocabulary (S8).
+OCP_LOG_STATUS = {
+    "PREPARE": "STARTING",
+    "BEGINNING": "STARTING",
+    "DOING": "INPROGRESS",
+    "STOPPING": "STOPPING",
+    "SUSPENDING": "STOPPING",
+    "STOP": "STOPPED",
+    "SUSPEND": "STOPPED",
+    "INTERRUPTED": "INTERRUPTED",
+}
+OCP_BACKUP_ERROR = "backup data failed: log archive is not running"
+OCP_RESTORE_ERROR = "restore failed: backup set is not available"
+
+
+def ocp_tenant_id(cluster: Cluster, tenant: Tenant) -> int:
+    """OCP's own id of a tenant (the one in its URLs), not OceanBase's `obTenantId`."""
+    return OCP_TENANT_ID_BASE + cluster.index * 100_000 + tenant.tenant_id
+
+
+def ocp_user_tenants(cluster: Cluster, t: float) -> list[Tenant]:
+    """The user tenants OCP manages at `t`: the live ones, and those of failed restores.
+
+    OCP keeps what a failed restore created until someone clears it (its UI offers "clear
+    resource pools" on a RESTORE_FAIL task), so that tenant and its restore task stay visible.
+    """
+    tenants = timeline.live_tenants(cluster, t)
+    names = {tenant.name for tenant in tenants}
+    for job in cluster.restores:
+        failed = job.fail_at is not None and timeline.restore_finished(job, t)
+        if failed and job.tenant_name not in names:
+            names.add(job.tenant_name)
+            tenants.append(
+                Tenant(
+                    name=job.tenant_name,
+                    tenant_id=job.tenant_id,
+                    created_at=job.start,
+                    status="UNAVAILABLE",
+                )
+            )
+    return tenants
+
+
+def ocp_tenants(cluster: Cluster, t: float) -> list[ObTenant]:
+    """`GET /api/v2/ob/clusters/{id}/tenants`: sys and every user tenant OCP manages."""
+    sys = ObTenant(id=OCP_TENANT_ID_BASE + cluster.index * 100_000 + 1, name="sys",
+                   obTenantId=1, status="NORMAL", mode="MYSQL")  # fmt: skip
+    users = [
+        ObTenant(
+            id=ocp_tenant_id(cluster, tenant),
+            name=tenant.name,
+            obTenantId=tenant.tenant_id,
+            status=tenant.status,
+            mode=tenant.mode,
+        )
+        for tenant in ocp_user_tenants(cluster, t)
+    ]
+    return [sys, *users]
+
+
+def ocp_data_tasks(tenant: Tenant, t: float) -> list[DataBackupTask]:
+    """A tenant's data backup tasks started by `t`, newest first.
+
+    Start times carry a colon offset and end times are UTC `Z`: both styles in one answer.
+    """
+    if tenant.backup is None:
+        return []
+    tasks = []
+    for run in reversed(timeline.backup_runs(tenant.backup, tenant.salt, t)):
+        status = _status(run, t)
+        size, unit = _volume(run.input_total * run.ratio)
+        full = timeline.backup_type(tenant.backup, run.number) == "FULL"
+        tasks.append(
+            DataBackupTask(
+                id=run.number,
+                status=status,
+                backupSetId=run.number,
+                dataBackupMode="FULL_BACKUP" if full else "INCREMENTAL_BACKUP",
+                startTime=formats.java_offset_time(run.start),
+                endTime=formats.cloud_time(run.end) if status != "DOING" else None,
+                errorMessage=OCP_BACKUP_ERROR if status == "FAILED" else None,
+                backupSize=size if status == "DONE" else None,
+                obStorageVolumeUnit=unit if status == "DONE" else None,
+            )
+        )
+    return tasks
+
+
+def ocp_log_tasks(tenant: Tenant, t: float) -> list[LogBackupTask]:
+    """A tenant's log backup task (its archive round), in OCP's words."""
+    state = timeline.archive_state(tenant, t)
+    if state is None:
+        return []
+    raw = timeline.archive_status(state, t)
+    return [
+        LogBackupTask(
+            id=state.plan.round_id,
+            status=OCP_LOG_STATUS.get(raw, "UNKNOWN"),
+            backupDimension="TENANT",
+            createTime=formats.java_date(state.plan.round_start),
+            modifyTime=formats.java_date(t),
+            checkpoint=formats.java_offset_time(state.checkpoint),
+            delaySeconds=int(state.delay),
+        )
+    ]
+
+
+def ocp_restore_tasks(cluster: Cluster, tenant_name: str, t: float) -> list[RestoreTask]:
+    """The restores into the tenant started by `t`, newest first."""
+    tasks = []
+    for job in sorted(cluster.restores, key=lambda job: job.start, reverse=True):
+        if job.tenant_name != tenant_name or job.start > t:
+            continue
+        finished = timeline.restore_finished(job, t)
+        failed = job.fail_at is not None and finished
+        status = "RESTORE_FAIL" if failed else "RESTORE_SUCCESS" if finished else "RESTORE_WAIT_LS"
+        end = job.start + job.duration * (job.fail_at if job.fail_at is not None else 1.0)
+        tasks.append(
+            RestoreTask(
+                id=job.job_id,
+                ocpJobId=job.job_id + 1000,
+                backupMode="PHYSICAL_BACKUP",
+                status=status,
+                backupTenantName=job.backup_tenant_name,
+                backupClusterName=job.backup_cluster_name,
+                startTime=formats.cloud_time(job.start),
+                endTime=formats.java_offset_time(end) if finished else None,
+                errorMessage=OCP_RESTORE_ERROR if failed else None,
+            )
+        )
+    return tasks
+
+
+# ----------------------------------------------------------------------------- Cloud windows
+
+
+def cloud_restore_windows(tenant: Tenant, t: float) -> list[tuple[float, float]]:
+    """The windows a tenant can be restored to at `t`, oldest first.
+
+    Each DONE backup restores to its end; the archive carries it on to the checkpoint when
+    the backup ended inside the round. Backups after a stalled archive restore only to their
+    own end: a gap between windows.
+    """
+    if tenant.backup is None:
+        return []
+    runs = [r for r in timeline.backup_runs(tenant.backup, tenant.salt, t) if t >= r.end]
+    state = timeline.archive_state(tenant, t)
+    windows: list[tuple[float, float]] = []
+    for run in runs:
+        if run.failed:
+            continue
+        reach = run.end
+        if state is not None and state.plan.round_start <= run.end <= state.checkpoint:
+            reach = state.checkpoint
+        if windows and run.end <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], reach))
+        else:
+            windows.append((run.end, reach))
+    return windows
+
+
+def cloud_restorable_tenants(cluster: Cluster, t: float) -> list[RestorableTenant]:
+    """`GET /api/v2/instances/{id}/backup/restore/tenants`: tenants with a window."""
+    found: list[RestorableTenant] = []
+    for tenant in timeline.live_tenants(cluster, t):
+        windows = cloud_restore_windows(tenant, t)
+        if not windows:
+            continue
+        intervals = [
+            TimeInterval(
+                startTime=formats.cloud_time(start),
+                endTime=formats.cloud_time(end),
+                storageType="standard",
+            )
+            for start, end in windows
+        ]
+        found.append(
+            FullRestorableTenant(
+                tenantId=cloud_tenant_id(cluster, tenant),
+                tenantName=tenant.name,
+                tenantMode="MySQL",
+                status="ONLINE",
+                timeIntervalList=intervals,
+                obVersion=cluster.ob_version,
+                usedDisk=tenant.backup.data_bytes if tenant.backup else 0,
+            )
+        )
+    return found

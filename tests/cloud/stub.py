@@ -47,6 +47,7 @@ class CloudStub:
     account: CloudAccount = field(default_factory=CloudAccount)
     instances: list[dict[str, Any]] = field(default_factory=list)
     page_size: int = 100  # the most items a page holds, whatever `pageSize` asked for
+    paging_keys: tuple[str, ...] = ("total", "hasMore")  # both are optional in the schema
     sets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # instance id -> items
     routes: dict[str, tuple[int, Any]] = field(default_factory=dict)  # path -> (status, body)
     guard: DigestGuard = field(default_factory=DigestGuard)
@@ -67,6 +68,11 @@ class CloudStub:
         """Answer a backup set's detail with `data` in a success envelope."""
         path = f"{INSTANCES}/{instance_id}/backup/data/sets/{task_id}"
         self.routes[path] = (200, success(data))
+
+    def restorable(self, instance_id: str, tenants: list[dict[str, Any]]) -> None:
+        """Answer the instance's restorable-tenants route with `tenants` (a plain list)."""
+        path = f"{INSTANCES}/{instance_id}/backup/restore/tenants"
+        self.routes[path] = (200, success(tenants))
 
     def requests_to(self, path: str) -> list[dict[str, str]]:
         """The query of every authenticated request seen for `path`."""
@@ -105,7 +111,8 @@ class CloudStub:
         number = int(request.args.get("pageNumber", "1"))
         size = min(int(request.args.get("pageSize", "10")), self.page_size)
         window = items[(number - 1) * size : number * size]
-        return {"dataList": window, "total": len(items), "hasMore": number * size < len(items)}
+        page = {"dataList": window, "total": len(items), "hasMore": number * size < len(items)}
+        return {key: v for key, v in page.items() if key == "dataList" or key in self.paging_keys}
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:

@@ -86,10 +86,11 @@ def test_once_exports_the_seed_backup_set(cloud: CloudStub, tmp_path: Path) -> N
         assert (
             value(parsed, "oceanbase_backup_exporter_requests_total", **own, endpoint=endpoint) == 1
         )
-    # Every call: the project header, and a request id of its own.
-    assert cloud.project_ids == ["proj-123"] * 3
+    # Every call (the restorable-tenants route too, here answered 404): the project header,
+    # and a request id of its own.
+    assert cloud.project_ids == ["proj-123"] * 4
     request_ids = [query["requestId"] for _, query in cloud.seen]
-    assert len(set(request_ids)) == 3 and all(len(r) == 36 for r in request_ids)
+    assert len(set(request_ids)) == 4 and all(len(r) == 36 for r in request_ids)
     (window,) = cloud.requests_to(SETS)
     assert window["startTime"].endswith("Z") and window["endTime"].endswith("Z")
     assert window["startTime"] < window["endTime"]

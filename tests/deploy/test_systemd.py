@@ -114,6 +114,8 @@ def test_unit_is_hardened_and_gets_its_secrets_from_outside() -> None:
         "CapabilityBoundingSet": "",
         "EnvironmentFile": f"-{CONFIG_DIR}/env",
         "ExecReload": "/bin/kill -HUP $MAINPID",
+        # Room for --web.max-connections (512) and the targets' connections: see the unit.
+        "LimitNOFILE": "8192",
     }
     assert {key: unit.get(key, ["<unset>"])[-1] for key in expected} == expected
     assert "User" not in unit  # DynamicUser: a user that exists while the service runs

@@ -20,6 +20,7 @@ from exporter.simulator.ocp_api import forbidden, not_logged_in
 from exporter.simulator.ocp_auth import OcpAccount, RequestParts, authenticate
 
 CLUSTERS = "/api/v2/ob/clusters"
+LISTS = re.compile(CLUSTERS + r"/\d+/tenants(/\d+/backup/task/\w+)?")
 TIMESTAMP = "2021-09-22T14:50:46.414+08:00"
 
 
@@ -81,6 +82,23 @@ class OcpStub:
         """Answer the backup overview of cluster `ocp_id` with `data` in a success envelope."""
         self.routes[f"{CLUSTERS}/{ocp_id}/backup/overview"] = (200, envelope(data, timestamp))
 
+    def tenants(self, ocp_id: int, items: list[dict[str, Any]], paged: bool = False) -> None:
+        """List `items` as the tenants of cluster `ocp_id`, with or without a `page` block."""
+        self.routes[f"{CLUSTERS}/{ocp_id}/tenants"] = (200, envelope(_listing(items, paged)))
+
+    def tasks(
+        self,
+        ocp_id: int,
+        tenant_id: int,
+        kind: str,
+        items: list[dict[str, Any]],
+        paged: bool = False,
+        timestamp: str | None = TIMESTAMP,
+    ) -> None:
+        """Answer a tenant's `kind` task route (`dataBackupTasks`, ...) with `items`."""
+        path = f"{CLUSTERS}/{ocp_id}/tenants/{tenant_id}/backup/task/{kind}"
+        self.routes[path] = (200, envelope(_listing(items, paged), timestamp))
+
     def requests_to(self, path: str) -> list[dict[str, str]]:
         """The query of every request seen for `path`."""
         return [query for seen, query in self.seen if seen == path]
@@ -106,9 +124,10 @@ class OcpStub:
             return _json(error.status, failure(error.status, error.code, error.message))
         if request.path == CLUSTERS:
             return _json(200, envelope(self._page(request)))
-        status, body = self.routes.get(
-            request.path, (404, failure(404, 10004, "Resource not found"))
-        )
+        default = (404, failure(404, 10004, "Resource not found"))
+        if LISTS.fullmatch(request.path):
+            default = (200, envelope({"contents": []}))  # a cluster without tenants or tasks
+        status, body = self.routes.get(request.path, default)
         if isinstance(body, bytes | str):
             return Response(body, status=status, content_type="text/html")
         return _json(status, body)
@@ -126,6 +145,24 @@ class OcpStub:
                 self.total_pages_key: max(1, -(-total // size)),
             },
         }
+
+
+def _listing(items: list[dict[str, Any]], paged: bool) -> dict[str, Any]:
+    """`{contents}` (OCP's IterableResponse) or `{contents, page}` holding every item."""
+    if not paged:
+        return {"contents": items}
+    page = {"number": 1, "size": max(len(items), 1), "totalElements": len(items), "totalPages": 1}
+    return {"contents": items, "page": page}
+
+
+def tenant_item(
+    ocp_id: int, name: str, ob_id: int | None, status: str = "NORMAL"
+) -> dict[str, Any]:
+    """An item of a cluster's tenant list."""
+    item: dict[str, Any] = {"id": ocp_id, "name": name, "status": status, "mode": "MYSQL"}
+    if ob_id is not None:
+        item["obTenantId"] = ob_id
+    return item
 
 
 def _json(status: int, body: Any) -> Response:

@@ -16,10 +16,9 @@ from tests.ocp.stub import CLUSTERS, OcpStub
 
 OVERVIEW_ROUTE = "/api/v2/ob/clusters/:id/backup/overview"
 CLUSTER_SERIES = (
-    "oceanbase_backup_last_success_timestamp_seconds",
+    "oceanbase_backup_last_data_backup_timestamp_seconds",
     "oceanbase_log_backup_checkpoint_timestamp_seconds",
     "oceanbase_log_backup_delay_seconds",
-    "oceanbase_backup_recovery_point_timestamp_seconds",
     "oceanbase_backup_strategy_configured",
 )
 
@@ -43,16 +42,17 @@ def test_once_exports_the_seed_overview(ocp: OcpStub, tmp_path: Path, signed: bo
     assert value(parsed, "oceanbase_backup_schedule_info", **c, raw_status="NORMAL") == 1
     assert value(parsed, "oceanbase_backup_strategy_configured", **c) == 1
     # "2021-09-16T17:25:02.993+0800" and "2021-09-22T14:49:07.296+0800": offsets without colon.
-    assert value(parsed, "oceanbase_backup_last_success_timestamp_seconds", **c) == pytest.approx(
-        1631784302.993
-    )
+    # lastDataBackupTime is "the most recent data backup", not said to have succeeded.
+    assert value(
+        parsed, "oceanbase_backup_last_data_backup_timestamp_seconds", **c
+    ) == pytest.approx(1631784302.993)
+    assert value(parsed, "oceanbase_backup_last_success_timestamp_seconds", **c) is None
     assert value(parsed, "oceanbase_log_backup_checkpoint_timestamp_seconds", **c) == pytest.approx(
         1632293347.296
     )
     assert value(parsed, "oceanbase_log_backup_delay_seconds", **c) == 98
-    assert value(parsed, "oceanbase_backup_recovery_point_timestamp_seconds", **c) == pytest.approx(
-        1632293347.296
-    )
+    # OCP listed the cluster's tenants (none here): no cluster-wide approximation beside them.
+    assert value(parsed, "oceanbase_backup_recovery_point_timestamp_seconds", **c) is None
     # The seed has no backupSize: unknown is absent, not 0.
     assert value(parsed, "oceanbase_backup_size_bytes", **c) is None
     # Cluster-level series carry no tenant labels; OCP reports no tenants or backup sets here.

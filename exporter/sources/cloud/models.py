@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from exporter.sources.values import Int
 
@@ -38,10 +38,11 @@ class Envelope(UpstreamModel, Generic[T]):
 
 
 class PagingData(UpstreamModel, Generic[T]):
-    """`data` of a paged list: one page of `dataList`, and `total` over every page."""
+    """`data` of a paged list: one page of `dataList`; `total` over every page and `hasMore`
+    are both optional in the published schema (terraform-provider-oceanbase api/api.json)."""
 
     dataList: list[T] = Field(default_factory=list)
-    total: Int = 0
+    total: Int | None = None
     hasMore: bool | None = None
 
 
@@ -85,3 +86,26 @@ class BackupSetDetail(BackupSet):
     """`GET /api/v2/instances/{id}/backup/data/sets/{backupTaskId}`: a set and its tenants."""
 
     tenantBackupSetList: list[BackupSet] = Field(default_factory=list)
+
+
+class TimeInterval(UpstreamModel):
+    """A restorable window of a tenant: `startTime` to `endTime`, UTC (C6)."""
+
+    startTime: str | None = None
+    endTime: str | None = None
+    storageType: str = ""
+
+
+class RestorableTenant(UpstreamModel):
+    """An item of `GET /api/v2/instances/{id}/backup/restore/tenants` (C6): a tenant that can
+    be restored, and the windows it can be restored to (`timeIntervalList`)."""
+
+    tenantId: str | None = None
+    tenantName: str = ""
+    tenantMode: str = ""
+    status: str = ""
+    timeIntervalList: list[TimeInterval] = Field(default_factory=list)
+
+
+class RestorableTenants(RootModel[list[RestorableTenant]]):
+    """`data` of the restorable-tenants route: a plain list."""

@@ -1,9 +1,11 @@
 """Poll the instances of an OceanBase Cloud account and build their source-neutral snapshot.
 
 Per poll: the paged instance list; per wanted instance, the data backup sets of a recent
-window (paged) and the detail of the latest one, whose `tenantBackupSetList` gives one set per
-tenant. The newest DONE set gives the last success (its end) and the recovery point (its
-checkpoint: an approximation, as Cloud publishes no log backup state to check it against).
+window (paged), the detail of the latest one, whose `tenantBackupSetList` gives one set per
+tenant, and the restorable tenants with their restorable windows (`timeIntervalList`), which
+give each tenant's recovery point. The newest DONE set gives the last success (its end); its
+checkpoint stands in as the instance's recovery point only where the restorable-tenants route
+is not available (an approximation: it knows nothing of the log backup).
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from urllib.parse import quote
 from pydantic import BaseModel
 
 from exporter.config import CloudTarget
-from exporter.snapshot import BackupSet, Cluster, ClusterIdentity, TargetData, TenantBackupSet
+from exporter.snapshot import (
+    BackupSet,
+    Cluster,
+    ClusterIdentity,
+    TargetData,
+    TenantBackupSet,
+    TenantRecovery,
+)
 from exporter.sources.base import PollResult, poll_collecting_errors
 from exporter.sources.cloud import models as m
 from exporter.sources.cloud.client import CloudClient
@@ -33,6 +42,7 @@ log = logging.getLogger(__name__)
 INSTANCES = "/api/v2/instances"
 BACKUP_SETS = "/api/v2/instances/:id/backup/data/sets"
 BACKUP_SET = "/api/v2/instances/:id/backup/data/sets/:backupTaskId"
+RESTORABLE = "/api/v2/instances/:id/backup/restore/tenants"
 PAGE_SIZE = 100
 MAX_PAGES = 20
 # Long enough to hold a DONE set under a monthly schedule that missed a run or two; a set
@@ -41,6 +51,7 @@ SET_WINDOW_SECONDS = 35 * 86400.0
 # No set starts in the future: the window reaches a day ahead only to absorb clock skew
 # between us and Cloud.
 CLOCK_SLACK_SECONDS = 86400.0
+CLOCK_SKEW_SECONDS = 60.0  # how far ahead of our clock a window's end may be and still count
 GIB = 2**30
 PATH_CHARACTERS = "!$&'()*+,;=:@"  # RFC 3986 `pchar`s that quote() would encode
 Item = TypeVar("Item", bound=BaseModel)
@@ -53,10 +64,11 @@ class CloudSource:
         self._target = target
         self._client = CloudClient(http, target.url, target.project_id)
         self._zone: tzinfo = target.timezone or UTC
+        self._support: dict[str, bool] = {}
 
     def endpoint_support(self) -> Mapping[str, bool]:
-        """The routes are part of the one OpenAPI version: nothing to learn."""
-        return {}
+        """Whether the restorable-tenants route exists (a 404 says it does not)."""
+        return dict(self._support)
 
     async def poll(self) -> PollResult:
         """Poll everything once; failures become PollErrors in the result, never exceptions."""
@@ -95,7 +107,10 @@ class CloudSource:
                 query,
             )
             items.extend(page.dataList)
-            if not page.dataList or len(items) >= page.total or page.hasMore is False:
+            # `hasMore` decides when given; else `total`; with neither, an empty page ends it.
+            if not page.dataList or page.hasMore is False:
+                break
+            if page.hasMore is None and page.total is not None and len(items) >= page.total:
                 break
         else:
             log.warning(
@@ -115,13 +130,22 @@ class CloudSource:
             "startTime": _utc(now - SET_WINDOW_SECONDS),
             "endTime": _utc(now + CLOCK_SLACK_SECONDS),
         }
-        try:
-            sets = await self._paged(BACKUP_SETS, path, m.BackupSet, window)
-        except PollError as exc:
-            if exc.reason == "auth":
-                raise
-            errors.append(exc)
-            return Cluster(identity=identity)
+        listed, windows = await asyncio.gather(
+            self._paged(BACKUP_SETS, path, m.BackupSet, window),
+            self._restorable(instance.instanceId, now, errors),
+            return_exceptions=True,
+        )
+        for outcome in (listed, windows):
+            if isinstance(outcome, BaseException) and not (
+                isinstance(outcome, PollError) and outcome.reason != "auth"
+            ):
+                raise outcome
+        recoveries = windows if isinstance(windows, tuple) else None
+        if isinstance(listed, PollError):
+            errors.append(listed)
+            return Cluster(identity=identity, tenant_recoveries=recoveries or ())
+        assert isinstance(listed, list)
+        sets: list[m.BackupSet] = listed
         latest = max(sets, key=self._started, default=None)
         done = [s for s in sets if backup_set_state(s.status) == "DONE"]
         newest_done = max(done, key=self._ended, default=None)
@@ -134,13 +158,56 @@ class CloudSource:
                 if exc.reason == "auth":
                     raise
                 errors.append(exc)
-        top = detail or latest
+        top = _merged(latest, detail) if latest is not None else None
+        approximation = self._time(newest_done.checkpoint) if newest_done else None
         return Cluster(
             identity=identity,
             last_success=self._time(newest_done.endTime) if newest_done else None,
-            recovery_point=self._time(newest_done.checkpoint) if newest_done else None,
+            recovery_point=approximation if recoveries is None else None,
             backup_set=self._backup_set(top) if top else None,
             tenant_backup_sets=self._tenant_sets(detail) if detail else (),
+            tenant_recoveries=recoveries or (),
+        )
+
+    async def _restorable(
+        self, instance_id: str, now: float, errors: list[PollError]
+    ) -> tuple[TenantRecovery, ...] | None:
+        """Each tenant's restorable windows; None where the route is not available."""
+        if self._support.get(RESTORABLE) is False:
+            return None
+        path = f"{INSTANCES}/{_segment(instance_id)}/backup/restore/tenants"
+        try:
+            found = await self._client.get(RESTORABLE, path, m.RestorableTenants)
+        except PollError as exc:
+            if exc.reason == "auth":
+                raise
+            if exc.message.startswith("HTTP 404"):
+                # This API has no such route: learn it once, fall back to the approximation.
+                self._support[RESTORABLE] = False
+            else:
+                errors.append(exc)
+            return None
+        self._support[RESTORABLE] = True
+        recoveries: dict[str, TenantRecovery] = {}
+        for tenant in found.root:
+            if tenant.tenantName:
+                recoveries.setdefault(tenant.tenantName, self._recovery(tenant, now))
+        return tuple(recoveries.values())
+
+    def _recovery(self, tenant: m.RestorableTenant, now: float) -> TenantRecovery:
+        """The end of the last window, and where it starts (a gap moves the start)."""
+        windows = []
+        for interval in tenant.timeIntervalList:
+            start, end = self._time(interval.startTime), self._time(interval.endTime)
+            # A window ending in the future is no recovery point anyone has yet.
+            if end is not None and end <= now + CLOCK_SKEW_SECONDS:
+                windows.append((end, start if start is not None and start <= end else None))
+        last = max(windows, key=lambda w: w[0], default=None)
+        return TenantRecovery(
+            tenant_name=tenant.tenantName,
+            tenant_id=tenant.tenantId or "",
+            recovery_point=last[0] if last else None,
+            window_start=last[1] if last else None,
         )
 
     def _tenant_sets(self, detail: m.BackupSetDetail) -> tuple[TenantBackupSet, ...]:
@@ -181,6 +248,14 @@ class CloudSource:
 
     def _ended(self, item: m.BackupSet) -> tuple[float, float, str]:
         return self._time(item.endTime) or 0.0, self._time(item.startTime) or 0.0, item.backupSetId
+
+
+def _merged(listed: m.BackupSet, detail: m.BackupSetDetail | None) -> m.BackupSet:
+    """The detail's view of the set, with the list's values for the fields it left out."""
+    if detail is None:
+        return listed
+    fields = detail.model_dump(exclude_unset=True, exclude={"tenantBackupSetList"})
+    return listed.model_copy(update=fields)
 
 
 def _segment(upstream_id: str) -> str:

@@ -96,3 +96,105 @@ class ClusterBackupInfoDetail(UpstreamModel):
     logBackupDelaySeconds: float | None = None
     backupSize: float | None = None
     obStorageVolumeUnit: str | None = None
+
+
+# Per-tenant shapes. OCP's API pages cut their field tables off (see the research note,
+# sections 2.2 and 2.5-2.7), so each field says where its name comes from:
+#   [doc]      the OCP API page of that route names it;
+#   [client]   a public client of the OCP API reads or sends it;
+#   [inferred] named after the same value elsewhere in OCP's API, not confirmed for this
+#              shape. Aliases list the candidate spellings; a field none of them matches is
+#              absent (None), never guessed from another field.
+
+
+class ObTenant(UpstreamModel):
+    """An item of `GET /api/v2/ob/clusters/{id}/tenants`.
+
+    `id` is OCP's own tenant id (the one in its URLs) [client: awesome-oceanbase-mcp
+    ocp_tool, ob-private-terraform-provider tenant.go]; `name` and `status` [client];
+    `obTenantId` is OceanBase's numeric tenant id [doc: the cluster overview and the tenant
+    backup info carry it beside `tenantId`], read on the list item [inferred].
+    """
+
+    id: Int
+    name: str = ""
+    obTenantId: Int | None = None
+    status: str = ""
+    mode: str = ""
+
+
+class DataBackupTask(UpstreamModel):
+    """An item of `GET .../tenants/{tenantId}/backup/task/dataBackupTasks`.
+
+    `status` [doc: BEGINNING ... OVERDUE, UNKNOWN]; `backupSetId` [doc: a query parameter of
+    the route]; `dataBackupMode` [doc: FULL_BACKUP / INCREMENTAL_BACKUP in backupNow]; the
+    times, the error and the size [inferred].
+    """
+
+    id: Int | None = None
+    status: str = ""
+    backupSetId: Int | None = None
+    dataBackupMode: str = ""
+    startTime: str | None = Field(
+        default=None, validation_alias=AliasChoices("startTime", "beginTime")
+    )
+    endTime: str | None = Field(
+        default=None, validation_alias=AliasChoices("endTime", "finishTime")
+    )
+    errorMessage: str | None = Field(
+        default=None, validation_alias=AliasChoices("errorMessage", "errorMsg")
+    )
+    backupSize: float | None = None
+    obStorageVolumeUnit: str | None = None
+
+
+class LogBackupTask(UpstreamModel):
+    """An item of `GET .../tenants/{tenantId}/backup/task/logBackupTasks`.
+
+    `status` [doc: STARTING, INPROGRESS, STOPPING, STOPPED, FAILED, INTERRUPTED, UNKNOWN;
+    OCP's UI spells BEGINNING and RUNNING]; `backupDimension` [doc]; `createTime` and
+    `modifyTime` [doc: the cluster route's LogBackupWrapperTask]; checkpoint and delay
+    [inferred: the cluster overview's names, then the short ones].
+    """
+
+    id: Int | None = None
+    status: str = ""
+    backupDimension: str = ""
+    createTime: str | None = None
+    modifyTime: str | None = None
+    checkpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("latestLogBackupCheckpoint", "checkpoint", "logCheckpoint"),
+    )
+    delaySeconds: float | None = Field(
+        default=None,
+        validation_alias=AliasChoices("logBackupDelaySeconds", "delaySeconds", "delay"),
+    )
+    errorMessage: str | None = Field(
+        default=None, validation_alias=AliasChoices("errorMessage", "errorMsg")
+    )
+
+
+class RestoreTask(UpstreamModel):
+    """An item of `GET .../tenants/{tenantId}/backup/task/restoreTasks` (RestoreHistoryTask).
+
+    `id` and `backupMode` [doc]; `ocpJobId` [doc: the cluster route]; `status` [client:
+    OCP's UI constants RESTORE_SUCCESS, RESTORE_FAIL and the running phases]; the rest
+    [inferred].
+    """
+
+    id: Int | None = None
+    ocpJobId: Int | None = None
+    backupMode: str = ""
+    status: str = ""
+    backupTenantName: str | None = None
+    backupClusterName: str | None = None
+    startTime: str | None = Field(
+        default=None, validation_alias=AliasChoices("startTime", "beginTime")
+    )
+    endTime: str | None = Field(
+        default=None, validation_alias=AliasChoices("endTime", "finishTime")
+    )
+    errorMessage: str | None = Field(
+        default=None, validation_alias=AliasChoices("errorMessage", "errorMsg")
+    )

@@ -1,10 +1,12 @@
 """Poll the clusters an OCP server manages and build their source-neutral snapshot.
 
-One paged list of clusters, then one backup overview per wanted cluster (concurrently, under
-the target's limits). OCP reports backups per cluster, so everything lands on the cluster:
-log backup checkpoint and delay, the last data backup, the backup size, the schedule and
-strategy, the cluster's status, and a recovery point that is only an approximation (the log
-backup checkpoint, once a data backup exists: OCP does not say whether the archive covered it).
+One paged list of clusters, then per wanted cluster (concurrently, under the target's limits)
+its backup overview and its tenants with their newest tasks (tenants.py). The overview lands
+on the cluster: log backup checkpoint and delay, the most recent data backup (not said to
+have succeeded), the backup size, the schedule and strategy, the cluster's status. Success,
+failure, archive state, restores and the recovery point are per tenant, from the task routes;
+the cluster keeps the overview's approximate recovery point (the log backup checkpoint, once
+a data backup exists) only when its tenant list could not be read.
 """
 
 from __future__ import annotations
@@ -13,15 +15,24 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, tzinfo
 
 from exporter.config import OcpTarget
-from exporter.snapshot import Cluster, ClusterIdentity, ClusterManagement, LogBackup, TargetData
+from exporter.snapshot import (
+    Cluster,
+    ClusterIdentity,
+    ClusterManagement,
+    LogBackup,
+    TargetData,
+    Tenant,
+)
 from exporter.sources.base import PollResult, poll_collecting_errors
 from exporter.sources.errors import PollError
 from exporter.sources.http import UpstreamHTTP
 from exporter.sources.ocp import models as m
 from exporter.sources.ocp.client import Answer, OcpClient
+from exporter.sources.ocp.tenants import TenantReader, TenantState
 from exporter.sources.values import envelope_zone, finite, parse_time
 from exporter.states import cluster_state, schedule_state
 
@@ -45,6 +56,7 @@ class OcpSource:
     def __init__(self, target: OcpTarget, http: UpstreamHTTP) -> None:
         self._target = target
         self._client = OcpClient(http, target.url)
+        self._tenants = TenantReader(self._client, target.timezone, target.restore_history)
 
     def endpoint_support(self) -> Mapping[str, bool]:
         """OCP API v2 has both routes in every version we poll: nothing to learn."""
@@ -58,7 +70,7 @@ class OcpSource:
         now = time.time()
         listed = await self._clusters()
         wanted = [c for c in listed if self._target.clusters.matches(c.name, c.obClusterId)]
-        found = await asyncio.gather(*(self._cluster(c, errors) for c in wanted))
+        found = await asyncio.gather(*(self._cluster(c, now, errors) for c in wanted))
         clusters: dict[tuple[str, str], Cluster] = {}
         for cluster in found:
             if cluster is None:
@@ -89,19 +101,27 @@ class OcpSource:
             log.warning("target=%s: more than %d pages of clusters; stopped", name, MAX_PAGES)
         return list(found.values())
 
-    async def _cluster(self, listed: m.ObCluster, errors: list[PollError]) -> Cluster | None:
+    async def _cluster(
+        self, listed: m.ObCluster, now: float, errors: list[PollError]
+    ) -> Cluster | None:
         overview: m.ClusterBackupInfoDetail | None = None
         zone: tzinfo = self._target.timezone or UTC
-        try:
-            answer = await self._client.get(
-                OVERVIEW, f"{CLUSTERS}/{listed.id}/backup/overview", m.ClusterBackupInfoDetail
-            )
-        except PollError as exc:
-            if exc.reason == "auth":
-                raise
-            errors.append(exc)
-        else:
-            overview, zone = answer.data, self._zone(answer)
+        path = f"{CLUSTERS}/{listed.id}/backup/overview"
+        fetched, tenants = await asyncio.gather(
+            self._client.get(OVERVIEW, path, m.ClusterBackupInfoDetail),
+            self._tenants.tenants(listed.id, now, errors),
+            return_exceptions=True,
+        )
+        for outcome in (fetched, tenants):
+            if isinstance(outcome, PollError) and outcome.reason == "auth":
+                raise outcome
+            if isinstance(outcome, BaseException) and not isinstance(outcome, PollError):
+                raise outcome
+        if isinstance(fetched, PollError):
+            errors.append(fetched)
+        elif isinstance(fetched, Answer):
+            overview, zone = fetched.data, self._zone(fetched)
+        states = tenants if isinstance(tenants, list) else None
         identity = _identity(listed, overview)
         if identity is None:
             message = f"cluster {listed.id} has no name or obClusterId; not exported"
@@ -110,8 +130,10 @@ class OcpSource:
         if overview is None:
             raw = listed.status
             management = ClusterManagement(status=_state(raw), raw_status=raw)
-            return Cluster(identity=identity, management=management)
-        return _cluster(identity, overview, zone, errors)
+            cluster = Cluster(identity=identity, management=management)
+        else:
+            cluster = _cluster(identity, overview, zone, errors)
+        return _with_tenants(cluster, states)
 
     def _zone(self, answer: Answer[m.ClusterBackupInfoDetail]) -> tzinfo:
         """The zone for times without an offset: config, else the envelope's offset, else UTC."""
@@ -168,14 +190,39 @@ def _cluster(
     log_backup = None
     if checkpoint is not None or delay_seconds is not None:
         log_backup = LogBackup(checkpoint=checkpoint, delay=delay_seconds)
-    last_success = parse_time(overview.lastDataBackupTime, zone)
+    last_backup = parse_time(overview.lastDataBackupTime, zone)
     return Cluster(
         identity=identity,
-        management=management,
+        management=replace(management, last_data_backup=last_backup),
         log_backup=log_backup,
-        last_success=last_success,
         # Logs restore nothing without a data backup under them.
-        recovery_point=checkpoint if last_success is not None else None,
+        recovery_point=checkpoint if last_backup is not None else None,
+    )
+
+
+def _with_tenants(cluster: Cluster, states: list[TenantState] | None) -> Cluster:
+    """The cluster with its tenants.
+
+    Its approximate recovery point goes when the tenants could be read, and its log backup
+    checkpoint (the slowest tenant's) when they carry their own: one stalled archive pages
+    once, for its tenant, not once more for the cluster.
+    """
+    if states is None:
+        return cluster
+    per_tenant = any(
+        s.tenant.log_backup is not None and s.tenant.log_backup.checkpoint is not None
+        for s in states
+    )
+    tenants: dict[str, Tenant] = {}
+    for state in states:
+        tenants.setdefault(state.tenant.name, state.tenant)  # one series set per name
+    restores = {s.restore.tenant_name: s.restore for s in states if s.restore is not None}
+    return replace(
+        cluster,
+        tenants=tuple(tenants.values()),
+        restores=tuple(restores.values()),
+        recovery_point=None,
+        log_backup=None if per_tenant else cluster.log_backup,
     )
 
 

@@ -1,0 +1,333 @@
+"""One OCP cluster's tenants and their newest backup, log backup and restore tasks.
+
+Per cluster: the tenant list (paged like the cluster list); per user tenant, three task routes
+(shared/research/ocp-and-cloud-api.md, S7, S8, S10). The routes document a time window
+(`startTime`/`endTime`, UTC `...Z`) but no paging and no order, so the exporter asks for one
+page of OCP's largest size inside a window, reads on only while OCP says there are more pages
+(a server that pages: the newest task can be on any page when no order is documented), and
+picks the newest task itself. One list per kind gives the newest task, the newest DONE and
+the newest FAILED at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from exporter.snapshot import BackupTask, LogBackup, Restore, Tenant
+from exporter.sources.errors import PollError
+from exporter.sources.ocp import models as m
+from exporter.sources.ocp.client import Answer, OcpClient
+from exporter.sources.values import envelope_zone, finite, parse_time
+from exporter.states import (
+    RESTORE_FINISHED,
+    ocp_data_task_state,
+    ocp_log_task_state,
+    restore_state,
+)
+
+log = logging.getLogger(__name__)
+
+CLUSTERS = "/api/v2/ob/clusters"
+TENANTS = "/api/v2/ob/clusters/:id/tenants"
+DATA_TASKS = "/api/v2/ob/clusters/:id/tenants/:tenantId/backup/task/dataBackupTasks"
+LOG_TASKS = "/api/v2/ob/clusters/:id/tenants/:tenantId/backup/task/logBackupTasks"
+RESTORE_TASKS = "/api/v2/ob/clusters/:id/tenants/:tenantId/backup/task/restoreTasks"
+PAGE_SIZE = 2000  # OCP's largest page
+MAX_TENANT_PAGES = 10
+MAX_TASK_PAGES = 5
+# Long enough to hold a DONE backup under a weekly schedule that missed a few runs; a tenant
+# without one in this window shows no last success, which the no-backup alert reports.
+DATA_WINDOW_SECONDS = 35 * 86400.0
+# A restore runs hours, not weeks: finished ones are kept for restore_history after this.
+RESTORE_RUN_SECONDS = 7 * 86400.0
+CLOCK_SLACK_SECONDS = 86400.0  # the window reaches ahead only to absorb clock skew
+SYS_TENANT_ID = 1
+UNIT_BYTES: dict[str, int] = {
+    unit: 1024**power for power, unit in enumerate(("B", "KB", "MB", "GB", "TB", "PB"))
+}
+Item = TypeVar("Item", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class TenantState:
+    """What the task routes said of one tenant, and its restore (if one is recent)."""
+
+    tenant: Tenant
+    restore: Restore | None
+
+
+class TenantReader:
+    """Reads the tenants of the clusters of one OCP target."""
+
+    def __init__(
+        self, client: OcpClient, configured_zone: tzinfo | None, restore_history: float
+    ) -> None:
+        self._client = client
+        self._configured_zone = configured_zone
+        self._restore_history = restore_history
+
+    async def tenants(
+        self, ocp_cluster_id: int, now: float, errors: list[PollError]
+    ) -> list[TenantState] | None:
+        """Every user tenant of the cluster with its tasks; None when the list failed."""
+        base = f"{CLUSTERS}/{ocp_cluster_id}/tenants"
+        try:
+            listed = await self._pages(TENANTS, base, m.ObTenant, {}, MAX_TENANT_PAGES)
+        except PollError as exc:
+            if exc.reason == "auth":
+                raise
+            errors.append(exc)
+            return None
+        users: dict[int, m.ObTenant] = {}
+        for item, _ in listed:
+            if item.name == "sys" or item.obTenantId == SYS_TENANT_ID:
+                continue
+            if not item.name or item.obTenantId is None:
+                message = f"tenant {item.id} has no name or obTenantId; not exported"
+                errors.append(PollError("decode", TENANTS, message))
+                continue
+            users.setdefault(item.id, item)  # a tenant shifted onto the next page: keep one
+        found = await asyncio.gather(
+            *(self._tenant(f"{base}/{t.id}", t, now, errors) for t in users.values())
+        )
+        return list(found)
+
+    async def _tenant(
+        self, path: str, item: m.ObTenant, now: float, errors: list[PollError]
+    ) -> TenantState:
+        data_window = _window(now - DATA_WINDOW_SECONDS, now)
+        restore_window = _window(now - RESTORE_RUN_SECONDS - self._restore_history, now)
+        data, logs, restores = await asyncio.gather(
+            self._optional(DATA_TASKS, f"{path}/backup/task/dataBackupTasks", m.DataBackupTask,
+                           data_window, errors),
+            self._optional(LOG_TASKS, f"{path}/backup/task/logBackupTasks", m.LogBackupTask,
+                           {}, errors),
+            self._optional(RESTORE_TASKS, f"{path}/backup/task/restoreTasks", m.RestoreTask,
+                           restore_window, errors),
+        )  # fmt: skip
+        assert item.obTenantId is not None  # checked by the caller
+        backups = _data_state(data, item.name, errors)
+        log_backup = _log_backup(logs)
+        tenant = Tenant(
+            name=item.name,
+            tenant_id=item.obTenantId,
+            tenant_status=item.status,
+            backup_task=backups.task,
+            last_success=backups.last_success,
+            last_failure=backups.last_failure,
+            log_backup=log_backup,
+            recovery_point=_recovery_point(backups.last_success, log_backup),
+        )
+        restore = _restore(restores, item.name)
+        if restore is not None and not self._keep(restore, now):
+            restore = None
+        return TenantState(tenant=tenant, restore=restore)
+
+    def _keep(self, restore: Restore, now: float) -> bool:
+        if restore.status not in RESTORE_FINISHED:
+            return True
+        ended = restore.finish or restore.start
+        return ended is not None and now - ended <= self._restore_history
+
+    async def _optional(
+        self,
+        route: str,
+        path: str,
+        model: type[Item],
+        params: dict[str, str],
+        errors: list[PollError],
+    ) -> list[tuple[Item, tzinfo]]:
+        """A task list; a failure other than auth is recorded and reads as no tasks known."""
+        try:
+            return await self._pages(route, path, model, params, MAX_TASK_PAGES)
+        except PollError as exc:
+            if exc.reason == "auth":
+                raise
+            errors.append(exc)
+            return []
+
+    async def _pages(
+        self,
+        route: str,
+        path: str,
+        model: type[Item],
+        params: dict[str, str],
+        max_pages: int,
+    ) -> list[tuple[Item, tzinfo]]:
+        """Every item of a list with its zone; one request when OCP does not page it."""
+        items: list[tuple[Item, tzinfo]] = []
+        for number in range(1, max_pages + 1):
+            query = {**params, "page": str(number), "size": str(PAGE_SIZE)}
+            answer: Answer[m.Paged[Item]] = await self._client.get(
+                route,
+                path,
+                m.Paged[model],  # type: ignore[valid-type]
+                query,
+            )
+            zone = envelope_zone(self._configured_zone, answer.timestamp)
+            items.extend((item, zone) for item in answer.data.contents)
+            page = answer.data.page
+            # `{contents}` without `page` is the whole list (OCP's IterableResponse).
+            if page is None or number >= page.totalPages or not answer.data.contents:
+                break
+        else:
+            log.warning("%s: more than %d pages; stopped", route, max_pages)
+        return items
+
+
+def _window(start: float, now: float) -> dict[str, str]:
+    return {"startTime": _utc(start), "endTime": _utc(now + CLOCK_SLACK_SECONDS)}
+
+
+def _utc(moment: float) -> str:
+    """A time as the tenant task routes take it: UTC `YYYY-MM-DDThh:mm:ssZ`."""
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _started(task: m.DataBackupTask | m.RestoreTask, zone: tzinfo) -> tuple[float, int]:
+    return parse_time(task.startTime, zone) or 0.0, task.id or 0
+
+
+def _ended(task: m.DataBackupTask, zone: tzinfo) -> tuple[float, float, int]:
+    start, task_id = _started(task, zone)
+    return parse_time(task.endTime, zone) or 0.0, start, task_id
+
+
+@dataclass(frozen=True)
+class _DataState:
+    """What the data backup tasks say: the newest task, the newest success and failure."""
+
+    task: BackupTask | None = None
+    last_success: float | None = None
+    last_failure: float | None = None
+
+
+def _data_state(
+    tasks: Sequence[tuple[m.DataBackupTask, tzinfo]], tenant: str, errors: list[PollError]
+) -> _DataState:
+    if not tasks:
+        return _DataState()
+    latest, zone = max(tasks, key=lambda pair: _started(*pair))
+    done = [pair for pair in tasks if ocp_data_task_state(pair[0].status) == "COMPLETED"]
+    failed = [pair for pair in tasks if ocp_data_task_state(pair[0].status) == "FAILED"]
+    return _DataState(
+        task=_backup_task(latest, zone, tenant, errors),
+        last_success=_end(max(done, key=lambda pair: _ended(*pair), default=None)),
+        last_failure=_end(max(failed, key=lambda pair: _ended(*pair), default=None)),
+    )
+
+
+def _end(pair: tuple[m.DataBackupTask, tzinfo] | None) -> float | None:
+    return parse_time(pair[0].endTime, pair[1]) if pair else None
+
+
+def _backup_task(
+    task: m.DataBackupTask, zone: tzinfo, tenant: str, errors: list[PollError]
+) -> BackupTask:
+    state = ocp_data_task_state(task.status)
+    end = parse_time(task.endTime, zone)
+    return BackupTask(
+        status=state,
+        raw_status=task.status,
+        backup_set_id=task.backupSetId,
+        task_id=task.id,
+        job_id=None,
+        incarnation=None,
+        encryption_mode="",
+        path="",
+        comment=task.errorMessage or "",
+        output_rate_bytes=None,
+        input_bytes=None,
+        output_bytes=_size_bytes(task, tenant, errors),
+        extra_meta_bytes=None,
+        tablets=None,
+        finished_tablets=None,
+        macro_blocks=None,
+        finished_macro_blocks=None,
+        files=None,
+        result_code=None,
+        start=parse_time(task.startTime, zone),
+        # A running task has no end, whatever a field says.
+        end=end if state not in ("DOING", "INIT") else None,
+        start_scn=None,
+        end_scn=None,
+    )
+
+
+def _size_bytes(task: m.DataBackupTask, tenant: str, errors: list[PollError]) -> int | None:
+    """`backupSize` in `obStorageVolumeUnit`, as bytes; a unit we cannot map is unknown."""
+    if task.backupSize is None or task.backupSize < 0:
+        return None
+    unit = (task.obStorageVolumeUnit or "").strip().upper()
+    if unit not in UNIT_BYTES:
+        shown = repr(task.obStorageVolumeUnit)[:40] if task.obStorageVolumeUnit else "missing"
+        message = f"tenant {tenant!r}: obStorageVolumeUnit {shown} unknown; size not exported"
+        errors.append(PollError("decode", DATA_TASKS, message))
+        return None
+    size = finite(task.backupSize * UNIT_BYTES[unit])
+    return int(size) if size is not None and size < 2**63 else None
+
+
+def _log_backup(tasks: Sequence[tuple[m.LogBackupTask, tzinfo]]) -> LogBackup | None:
+    """The newest log backup task (by creation, then id): its state, checkpoint and delay."""
+    if not tasks:
+        return None
+    latest, zone = max(
+        tasks, key=lambda pair: (parse_time(pair[0].createTime, pair[1]) or 0.0, pair[0].id or 0)
+    )
+    delay = latest.delaySeconds
+    return LogBackup(
+        checkpoint=parse_time(latest.checkpoint, zone),
+        delay=delay if delay is not None and delay >= 0 else None,
+        status=ocp_log_task_state(latest.status),
+        raw_status=latest.status,
+    )
+
+
+def _recovery_point(last_success: float | None, log_backup: LogBackup | None) -> float | None:
+    """The later of the newest DONE backup's end and the archive checkpoint.
+
+    Logs restore nothing without a data backup under them, so no DONE backup: unknown.
+    """
+    if last_success is None:
+        return None
+    checkpoint = log_backup.checkpoint if log_backup is not None else None
+    return max(last_success, checkpoint) if checkpoint is not None else last_success
+
+
+def _restore(tasks: Sequence[tuple[m.RestoreTask, tzinfo]], tenant: str) -> Restore | None:
+    """The newest restore task listed under the tenant."""
+    if not tasks:
+        return None
+    task, zone = max(tasks, key=lambda pair: _started(*pair))
+    state = restore_state(task.status)
+    finish = parse_time(task.endTime, zone)
+    return Restore(
+        tenant_name=tenant,
+        status=state,
+        raw_status=task.status,
+        job_id=task.ocpJobId if task.ocpJobId else task.id,
+        restore_tenant_id=None,
+        backup_tenant_name=task.backupTenantName or "",
+        backup_cluster_name=task.backupClusterName or "",
+        comment=task.errorMessage or "",
+        restore_progress=None,
+        recover_progress=None,
+        tablets=None,
+        finished_tablets=None,
+        total_bytes=None,
+        finished_bytes=None,
+        log_streams=None,
+        finished_log_streams=None,
+        start=parse_time(task.startTime, zone),
+        finish=finish if state in RESTORE_FINISHED else None,
+        restore_scn=None,
+        recover_scn=None,
+    )
