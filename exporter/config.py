@@ -438,6 +438,10 @@ class ObshellTarget(TargetBase):
     agent_password_value: SecretStr | None = Field(default=None, alias="agent_password")
     agent_password_file: FilePath | None = None
     tenants: NameFilter = Field(default_factory=NameFilter)
+    # Most tenants (after the filter) one poll may ask about. Real clusters hold tens to
+    # hundreds; a list past this is a runaway upstream, and each tenant costs requests and
+    # memory: the poll fails with one clear error rather than ballooning.
+    max_tenants: Concurrency = 10_000
     restore: RestoreOptions = Field(default_factory=RestoreOptions)
 
     @property

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from exporter.snapshot import TargetData
+from exporter.sources.budget import PollBudget
 from exporter.sources.errors import PollError
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,35 @@ async def poll_collecting_errors(
         errors.append(exc)
         data = None
     return PollResult(data=data, errors=tuple(errors))
+
+
+async def fan_out(
+    items: Sequence[T], work: Callable[[T], Awaitable[R]], budget: PollBudget
+) -> list[R | None]:
+    """`work` on every item, `budget.width` at a time, results in the items' order.
+
+    Not one task per item up front: a cluster of 50,000 tenants would hold 200,000 waiting
+    coroutines (and their memory) at once, all queued on the same per-target request limit
+    anyway. Once the poll's deadline has passed no new item starts; its result is None (the
+    requests cut at the deadline say so in the poll's errors). The first exception (an auth
+    failure) ends the fan-out: the other workers are cancelled, not left running.
+    """
+    results: list[R | None] = [None] * len(items)
+    position = iter(range(len(items)))
+
+    async def worker() -> None:
+        for index in position:
+            if budget.expired():
+                return
+            results[index] = await work(items[index])
+
+    workers = [asyncio.ensure_future(worker()) for _ in range(min(budget.width, len(items)))]
+    try:
+        await asyncio.gather(*workers)
+    finally:
+        for task in workers:
+            task.cancel()
+    return results
 
 
 @functools.cache

@@ -6,9 +6,12 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-Reason = Literal["timeout", "connection", "tls", "auth", "api_error", "http_status", "decode"]
+Reason = Literal[
+    "timeout", "deadline", "connection", "tls", "auth", "api_error", "http_status", "decode"
+]
 REASONS: tuple[Reason, ...] = (
     "timeout",
+    "deadline",
     "connection",
     "tls",
     "auth",

@@ -8,7 +8,6 @@ checkpoint: an approximation, as Cloud publishes no log backup state to check it
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -20,7 +19,7 @@ from pydantic import BaseModel
 
 from exporter.config import CloudTarget
 from exporter.snapshot import BackupSet, Cluster, ClusterIdentity, TargetData, TenantBackupSet
-from exporter.sources.base import PollResult, poll_collecting_errors
+from exporter.sources.base import PollResult, fan_out, poll_collecting_errors
 from exporter.sources.cloud import models as m
 from exporter.sources.cloud.client import CloudClient
 from exporter.sources.errors import PollError
@@ -52,6 +51,7 @@ class CloudSource:
     def __init__(self, target: CloudTarget, http: UpstreamHTTP) -> None:
         self._target = target
         self._client = CloudClient(http, target.url, target.project_id)
+        self._budget = http.budget
         self._zone: tzinfo = target.timezone or UTC
 
     def endpoint_support(self) -> Mapping[str, bool]:
@@ -72,7 +72,8 @@ class CloudSource:
                 errors.append(PollError("decode", INSTANCES, message))
             elif self._target.instances.matches(instance.instanceName, instance.instanceId):
                 wanted.append(instance)
-        clusters = await asyncio.gather(*(self._instance(i, now, errors) for i in wanted))
+        found = await fan_out(wanted, lambda i: self._instance(i, now, errors), self._budget)
+        clusters = [c for c in found if c is not None]
         return TargetData(clusters=tuple(clusters), polled_at=now)
 
     async def _instances(self) -> list[m.Instance]:

@@ -22,7 +22,7 @@ from exporter.snapshot import (
     TargetData,
     Tenant,
 )
-from exporter.sources.base import PollResult, poll_collecting_errors
+from exporter.sources.base import PollResult, fan_out, poll_collecting_errors
 from exporter.sources.errors import PollError
 from exporter.sources.http import UpstreamHTTP
 from exporter.sources.obshell import models as m
@@ -82,6 +82,7 @@ class ObshellSource:
     def __init__(self, target: ObshellTarget, http: UpstreamHTTP) -> None:
         self._target = target
         self._client = ObshellClient(http, target.urls)
+        self._budget = http.budget
         self._identity: ClusterIdentity | None = None
         self._agent_version: str | None = None
         self._supported: dict[str, bool] = {}
@@ -121,10 +122,16 @@ class ObshellSource:
         overview = await self._required(TENANTS, m.TenantOverviews)
         listed: list[m.TenantOverview] = overview.data.contents if overview.data else []
         wanted = [t for t in listed if self._is_wanted(t)]
+        if len(wanted) > self._target.max_tenants:
+            message = (
+                f"{len(wanted)} tenants to poll, more than max_tenants"
+                f" ({self._target.max_tenants}): filter them with tenants: or raise max_tenants"
+            )
+            raise PollError("decode", TENANTS, message)
 
         tasks = await self._latest_tasks(wanted, errors)
-        tenants = await asyncio.gather(
-            *(self._tenant(t, tasks.get(t.tenant_id), now, errors) for t in wanted)
+        tenants = await fan_out(
+            wanted, lambda t: self._tenant(t, tasks.get(t.tenant_id), now, errors), self._budget
         )
         restores: tuple[Restore, ...] = ()
         if self._target.restore.enabled:
@@ -215,7 +222,7 @@ class ObshellSource:
                 return None
             return env.data.status if env and env.data else None
 
-        found = await asyncio.gather(*(one(t) for t in tenants))
+        found = await fan_out(tenants, one, self._budget)
         return {task.tenant_id: task for task in found if task is not None}
 
     async def _tenant(
@@ -298,8 +305,10 @@ class ObshellSource:
             running = [
                 (t, tz) for t, tz in candidates if restore_state(t.status) not in RESTORE_FINISHED
             ]
-            detailed = await asyncio.gather(
-                *(self._restore_overview(t.restore_tenant_name, errors) for t, _ in running)
+            detailed = await fan_out(
+                running,
+                lambda r: self._restore_overview(r[0].restore_tenant_name, errors),
+                self._budget,
             )
             replaced = {
                 t.restore_tenant_name: d for (t, _), d in zip(running, detailed, strict=True) if d
@@ -312,8 +321,8 @@ class ObshellSource:
                 n: ts for n, ts in self._seen_restoring.items() if ts >= horizon
             }
             watch |= set(self._seen_restoring)
-            found = await asyncio.gather(
-                *(self._restore_overview(n, errors) for n in sorted(watch))
+            found = await fan_out(
+                sorted(watch), lambda n: self._restore_overview(n, errors), self._budget
             )
             candidates = [f for f in found if f is not None]
             for task, _ in candidates:

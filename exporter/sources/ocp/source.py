@@ -9,7 +9,6 @@ backup checkpoint, once a data backup exists: OCP does not say whether the archi
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -17,7 +16,7 @@ from datetime import UTC, tzinfo
 
 from exporter.config import OcpTarget
 from exporter.snapshot import Cluster, ClusterIdentity, ClusterManagement, LogBackup, TargetData
-from exporter.sources.base import PollResult, poll_collecting_errors
+from exporter.sources.base import PollResult, fan_out, poll_collecting_errors
 from exporter.sources.errors import PollError
 from exporter.sources.http import UpstreamHTTP
 from exporter.sources.ocp import models as m
@@ -45,6 +44,7 @@ class OcpSource:
     def __init__(self, target: OcpTarget, http: UpstreamHTTP) -> None:
         self._target = target
         self._client = OcpClient(http, target.url)
+        self._budget = http.budget
 
     def endpoint_support(self) -> Mapping[str, bool]:
         """OCP API v2 has both routes in every version we poll: nothing to learn."""
@@ -58,7 +58,7 @@ class OcpSource:
         now = time.time()
         listed = await self._clusters()
         wanted = [c for c in listed if self._target.clusters.matches(c.name, c.obClusterId)]
-        found = await asyncio.gather(*(self._cluster(c, errors) for c in wanted))
+        found = await fan_out(wanted, lambda c: self._cluster(c, errors), self._budget)
         clusters: dict[tuple[str, str], Cluster] = {}
         for cluster in found:
             if cluster is None:
