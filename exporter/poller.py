@@ -182,7 +182,7 @@ class TargetRunner:
         self.target = target
         self.source = source
         self.stats = stats
-        self.budget = budget if budget is not None else PollBudget(target.max_concurrency)
+        self.budget = budget if budget is not None else PollBudget()
         self.loop_started: float | None = None
         self.health = _Health()
         self.data: TargetData | None = None
@@ -444,7 +444,7 @@ class Poller:
     def _runner(self, target: Target) -> TargetRunner:
         stats = RequestStats()
         target_limit = asyncio.Semaphore(target.max_concurrency)
-        budget = PollBudget(target.max_concurrency, self._poll_slots, self._request_slots)
+        budget = PollBudget(self._poll_slots, self._request_slots)
 
         def source() -> Source:
             session = self._clients.client(target.tls)

@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from exporter.snapshot import TargetData
-from exporter.sources.budget import PollBudget
-from exporter.sources.errors import PollError
+from exporter.sources.errors import DeadlinePassed, PollError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -52,36 +51,41 @@ async def poll_collecting_errors(
     except PollError as exc:
         errors.append(exc)
         data = None
-    return PollResult(data=data, errors=tuple(errors))
+    return PollResult(data=data, errors=_one_for_requests_not_made(errors))
 
 
-async def fan_out(
-    items: Sequence[T], work: Callable[[T], Awaitable[R]], budget: PollBudget
-) -> list[R | None]:
-    """`work` on every item, `budget.width` at a time, results in the items' order.
+def _one_for_requests_not_made(errors: list[PollError]) -> tuple[PollError, ...]:
+    """Requests refused after the deadline are one error, not one per tenant and route."""
+    refused = sum(1 for e in errors if isinstance(e, DeadlinePassed))
+    if not refused:
+        return tuple(errors)
+    message = f"{refused} requests not made: the poll reached its deadline"
+    kept = [e for e in errors if not isinstance(e, DeadlinePassed)]
+    return (*kept, PollError("deadline", "", message))
+
+
+async def fan_out(items: Sequence[T], work: Callable[[T], Awaitable[R]], width: int) -> list[R]:
+    """`work` on every item, `width` at a time (the target's max_concurrency), in order.
 
     Not one task per item up front: a cluster of 50,000 tenants would hold 200,000 waiting
     coroutines (and their memory) at once, all queued on the same per-target request limit
-    anyway. Once the poll's deadline has passed no new item starts; its result is None (the
-    requests cut at the deadline say so in the poll's errors). The first exception (an auth
-    failure) ends the fan-out: the other workers are cancelled, not left running.
+    anyway. The first exception (an auth failure) ends the fan-out: the other workers are
+    cancelled, not left running.
     """
     results: list[R | None] = [None] * len(items)
     position = iter(range(len(items)))
 
     async def worker() -> None:
         for index in position:
-            if budget.expired():
-                return
             results[index] = await work(items[index])
 
-    workers = [asyncio.ensure_future(worker()) for _ in range(min(budget.width, len(items)))]
+    workers = [asyncio.ensure_future(worker()) for _ in range(min(width, len(items)))]
     try:
         await asyncio.gather(*workers)
     finally:
         for task in workers:
             task.cancel()
-    return results
+    return results  # type: ignore[return-value]  # every slot was filled, or we raised
 
 
 @functools.cache

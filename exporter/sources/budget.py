@@ -4,7 +4,7 @@ Every target has a `PollBudget`, shared by its poller, its HTTP client and its s
 rules keep a slow or dead upstream from costing any other target:
 
 - **A poll has a deadline** (its interval): requests still waiting then fail with reason
-  `deadline`, and fan-outs start nothing new, so a poll returns what it got by then.
+  `deadline` and later ones are not made, so a poll returns what it got by then.
 - **A poll's first request is its own.** Until the upstream has answered once in this poll, the
   poll's requests wait only on the target's own `max_concurrency` and `timeout`; they take
   neither a shared poll slot nor a shared request slot. A target that accepts connections and
@@ -64,16 +64,12 @@ class PollBudget:
     """One target's claim on time and shared slots, renewed at the start of each poll.
 
     Outside a poll (a source used on its own, as tests do) there is no deadline and no shared
-    poll slot: the budget then limits nothing but the fan-out width.
+    poll slot: the budget then limits nothing.
     """
 
     def __init__(
-        self,
-        width: int,
-        poll_slots: LeasedSlots | None = None,
-        request_slots: LeasedSlots | None = None,
+        self, poll_slots: LeasedSlots | None = None, request_slots: LeasedSlots | None = None
     ) -> None:
-        self.width = width
         self._poll_slots = poll_slots
         self.request_slots = request_slots
         self._deadline: float | None = None

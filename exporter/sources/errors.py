@@ -35,6 +35,13 @@ class PollError(Exception):
         self.message = message
 
 
+class DeadlinePassed(PollError):
+    """A request not made because its poll's deadline had passed (counted once per poll)."""
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__("deadline", endpoint, "the poll's deadline passed before this request")
+
+
 def shape_problem(exc: ValidationError) -> str:
     """Where a response differs from its model, without echoing the values it held."""
     first = exc.errors(include_input=False, include_url=False)[0]

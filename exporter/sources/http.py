@@ -24,7 +24,7 @@ from yarl import URL
 
 from exporter.config import SecretFileError
 from exporter.sources.budget import PollBudget
-from exporter.sources.errors import PollError, Reason
+from exporter.sources.errors import DeadlinePassed, PollError, Reason
 
 # Generous for any real answer (a cluster overview of 1,000 tenants is ~1 MB): a response
 # beyond it is a misbehaving upstream, and reading it whole would cost us our memory.
@@ -143,7 +143,7 @@ class UpstreamHTTP:
         self._timeout = timeout
         self._auth = auth
         self.stats = stats
-        self.budget = budget if budget is not None else PollBudget(width=1)
+        self.budget = budget if budget is not None else PollBudget()
 
     async def get(
         self,
@@ -163,7 +163,7 @@ class UpstreamHTTP:
         """
         remaining = self.budget.remaining()
         if remaining is not None and remaining <= 0:
-            raise PollError("deadline", endpoint, "the poll's deadline passed before this request")
+            raise DeadlinePassed(endpoint)
         sent: float | None = None
         own: asyncio.Timeout | None = None
         try:

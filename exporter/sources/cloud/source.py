@@ -51,7 +51,6 @@ class CloudSource:
     def __init__(self, target: CloudTarget, http: UpstreamHTTP) -> None:
         self._target = target
         self._client = CloudClient(http, target.url, target.project_id)
-        self._budget = http.budget
         self._zone: tzinfo = target.timezone or UTC
 
     def endpoint_support(self) -> Mapping[str, bool]:
@@ -72,7 +71,9 @@ class CloudSource:
                 errors.append(PollError("decode", INSTANCES, message))
             elif self._target.instances.matches(instance.instanceName, instance.instanceId):
                 wanted.append(instance)
-        found = await fan_out(wanted, lambda i: self._instance(i, now, errors), self._budget)
+        found = await fan_out(
+            wanted, lambda i: self._instance(i, now, errors), self._target.max_concurrency
+        )
         clusters = [c for c in found if c is not None]
         return TargetData(clusters=tuple(clusters), polled_at=now)
 

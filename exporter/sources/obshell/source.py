@@ -82,7 +82,6 @@ class ObshellSource:
     def __init__(self, target: ObshellTarget, http: UpstreamHTTP) -> None:
         self._target = target
         self._client = ObshellClient(http, target.urls)
-        self._budget = http.budget
         self._identity: ClusterIdentity | None = None
         self._agent_version: str | None = None
         self._supported: dict[str, bool] = {}
@@ -131,7 +130,9 @@ class ObshellSource:
 
         tasks = await self._latest_tasks(wanted, errors)
         tenants = await fan_out(
-            wanted, lambda t: self._tenant(t, tasks.get(t.tenant_id), now, errors), self._budget
+            wanted,
+            lambda t: self._tenant(t, tasks.get(t.tenant_id), now, errors),
+            self._target.max_concurrency,
         )
         restores: tuple[Restore, ...] = ()
         if self._target.restore.enabled:
@@ -222,7 +223,7 @@ class ObshellSource:
                 return None
             return env.data.status if env and env.data else None
 
-        found = await fan_out(tenants, one, self._budget)
+        found = await fan_out(tenants, one, self._target.max_concurrency)
         return {task.tenant_id: task for task in found if task is not None}
 
     async def _tenant(
@@ -308,7 +309,7 @@ class ObshellSource:
             detailed = await fan_out(
                 running,
                 lambda r: self._restore_overview(r[0].restore_tenant_name, errors),
-                self._budget,
+                self._target.max_concurrency,
             )
             replaced = {
                 t.restore_tenant_name: d for (t, _), d in zip(running, detailed, strict=True) if d
@@ -322,7 +323,9 @@ class ObshellSource:
             }
             watch |= set(self._seen_restoring)
             found = await fan_out(
-                sorted(watch), lambda n: self._restore_overview(n, errors), self._budget
+                sorted(watch),
+                lambda n: self._restore_overview(n, errors),
+                self._target.max_concurrency,
             )
             candidates = [f for f in found if f is not None]
             for task, _ in candidates:

@@ -44,7 +44,6 @@ class OcpSource:
     def __init__(self, target: OcpTarget, http: UpstreamHTTP) -> None:
         self._target = target
         self._client = OcpClient(http, target.url)
-        self._budget = http.budget
 
     def endpoint_support(self) -> Mapping[str, bool]:
         """OCP API v2 has both routes in every version we poll: nothing to learn."""
@@ -58,7 +57,9 @@ class OcpSource:
         now = time.time()
         listed = await self._clusters()
         wanted = [c for c in listed if self._target.clusters.matches(c.name, c.obClusterId)]
-        found = await fan_out(wanted, lambda c: self._cluster(c, errors), self._budget)
+        found = await fan_out(
+            wanted, lambda c: self._cluster(c, errors), self._target.max_concurrency
+        )
         clusters: dict[tuple[str, str], Cluster] = {}
         for cluster in found:
             if cluster is None:
