@@ -549,12 +549,12 @@ class Poller:
 
 
 def _poll_slots(concurrency: int) -> int:
-    """How many targets may be mid-poll at once.
+    """How many polls may be past their first answer at once (each for its lease at most).
 
-    A poll creates its requests up front (~40 for an obshell target of 10 tenants) and they
-    wait on the request limits: with 1,000 targets polled together that is 40,000 waiting
-    tasks, and the process's peak memory. More targets in flight than requests allowed in
-    flight buys no throughput, so polls beyond that wait their turn before creating anything.
+    Each holds its parsed answers and up to `max_concurrency` tasks per fan-out; with 1,000
+    targets polled together that was the process's peak memory. More polls in flight than
+    requests allowed in flight buys no throughput, and polls taken in turn finish in turn, each
+    far from its deadline, instead of all of them at the end of the burst.
     """
     return max(1, concurrency)
 
