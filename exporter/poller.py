@@ -438,6 +438,7 @@ class Poller:
         self.runners: dict[str, TargetRunner] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._running = False
+        self._ready = False
         for target in config.targets:
             self.runners[target.name] = self._runner(target)
 
@@ -518,11 +519,14 @@ class Poller:
         """Every polled target has finished its first poll (with --probe-only, at once).
 
         A first poll ends by its deadline (one interval), failed or not; until then the target
-        has no `target_up` and no data, so it must not count as ready.
+        has no `target_up` and no data, so it must not count as ready. Once ready, always: a
+        target added by a reload must not take the whole exporter out of its Service.
         """
         if not self._running:
             return True
-        return all(r.health.last_attempt_end is not None for r in self.runners.values())
+        if not self._ready:
+            self._ready = all(r.health.last_attempt_end is not None for r in self.runners.values())
+        return self._ready
 
     def healthy(self, now: float) -> list[str]:
         """Names of targets whose poll loop died or stopped making progress (empty when well).
