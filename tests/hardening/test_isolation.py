@@ -271,3 +271,26 @@ async def test_probe_only_is_ready_at_once(tmp_path: Path, start_exporter: Start
     exporter = await start_exporter(path, "--probe-only")
     async with httpx.AsyncClient(base_url=exporter.url) as client:
         assert (await client.get("/-/ready")).status_code == 200
+
+
+async def test_ready_waits_for_first_polls_then_latches(
+    start_simulator: StartSimulator, start_agent: StartAgent, poller_for: PollerFor, tmp_path: Path
+) -> None:
+    sim = await start_simulator(scenario="healthy", clusters=1, tenants=2)
+    dead = await start_agent()
+    dead.faults[ALL_PATHS] = no_answer()
+    secret = secret_file(tmp_path)
+    live = target_line("live", sim.agent_url(0), secret, ", interval: 1s, timeout: 900ms")
+    poller = poller_for(config(tmp_path, [live]))
+    poller.start()
+    assert not poller.ready(), "no first poll yet"
+    for _ in range(50):
+        if poller.ready():
+            break
+        await asyncio.sleep(0.1)
+    assert poller.ready()
+    # A reload adds a target whose first poll hangs: the exporter stays in its Service.
+    hung = target_line("hung", dead.url, secret, ", interval: 2s, timeout: 1900ms")
+    await poller.apply(load_config(config(tmp_path, [live, hung])))
+    assert poller.runners["hung"].health.last_attempt_end is None
+    assert poller.ready()
