@@ -34,7 +34,7 @@ RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonex
 USER 10001:10001
 EXPOSE 10180
 # No curl in the slim image: Python asks. urlopen raises on a refused connection and on any
-# status but 2xx (503 while a target's poll loop is stuck), which is exit 1, "unhealthy".
+# status but 2xx (503 while a poll loop died or is stuck), which is exit 1, "unhealthy".
 # On another --web.listen-address port, set HEALTHCHECK_URL. Behind --web.config.file (TLS or
 # basic auth) replace the check (docker run --health-cmd ...) or turn it off (--no-healthcheck).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

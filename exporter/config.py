@@ -460,6 +460,11 @@ class ObshellTarget(TargetBase):
     agent_password_value: SecretStr | None = Field(default=None, alias="agent_password")
     agent_password_file: FilePath | None = None
     tenants: NameFilter = Field(default_factory=NameFilter)
+    # Most tenants (after the filter) one poll may ask about. Every tenant reserves memory on
+    # every node, so real clusters hold tens to hundreds (OceanBase Cloud allows 50 an
+    # instance); a list past this is a runaway upstream, and each tenant costs four requests
+    # and ~10 KB while polled: the poll fails with one clear error rather than ballooning.
+    max_tenants: Concurrency = 1_000
     restore: RestoreOptions = Field(default_factory=RestoreOptions)
 
     @property

@@ -1,10 +1,28 @@
 """Polls every target on its own schedule and keeps each one's latest snapshot.
 
-One asyncio task per target, all on shared HTTP clients (one per distinct TLS setting), under
-one global concurrency cap and a per-target cap. A slow or dead target only ever waits on its
-own timeouts. After an auth failure a target backs off exponentially (obshell checks a wrong
-password by logging in to OceanBase, and repeated failed logins can lock root@sys) unless its
-credentials change.
+One asyncio task per target, all on shared HTTP clients (one per distinct TLS setting). After an
+auth failure a target backs off exponentially (obshell checks a wrong password by logging in to
+OceanBase, and repeated failed logins can lock root@sys) unless its credentials change.
+
+A slow or dead target only ever waits on its own timeouts:
+
+- Every poll has a deadline, its target's interval (a backstop cancels it shortly after, should
+  anything but a request hang). A poll therefore ends before the next is due, its data is
+  always younger than `stale_after` (at least 2 x interval) when it arrives, and a slow upstream
+  shows as that target's `poll_errors_total{reason="deadline"}` and `last_poll_duration_seconds`,
+  never as a stuck process.
+- The shared caps (`concurrency` polls past their first answer, `concurrency` requests) bound
+  our own work in flight: parsed answers and tasks in memory, and CPU bursts that would make
+  other requests miss their timeouts. A request waiting on a silent upstream does none of that
+  work, so it must not count: a poll takes shared slots only once its upstream has answered
+  (a target that never answers holds none), and every shared slot is a lease that its holder
+  gives back after POLL_SLOT_LEASE or REQUEST_SLOT_LEASE seconds (see
+  exporter.sources.budget). The connection pool has no cap of its own for the same reason;
+  each target's `max_concurrency` bounds its connections.
+
+Alternatives rejected: backing dead targets off hides their recovery for longer and still lets
+a target that just died hold slots; a separate lane for failing targets cannot tell a dead
+target from a live one at start, when every target is new.
 """
 
 from __future__ import annotations
@@ -33,6 +51,7 @@ from exporter.config import (
 )
 from exporter.snapshot import HistogramSnapshot, TargetData, TargetHealth, TargetSnapshot
 from exporter.sources.base import PollResult, Source
+from exporter.sources.budget import LeasedSlots, PollBudget
 from exporter.sources.cloud.auth import CloudDigestAuth
 from exporter.sources.cloud.source import CloudSource
 from exporter.sources.errors import MESSAGE_LIMIT, PollError
@@ -57,6 +76,11 @@ PROBE_KEEPALIVE = 3
 REDACT_MIN_LENGTH = 4
 # This many characters in a row of a secret are a leak wherever they show.
 REDACT_WINDOW = 8
+# How long a poll or a request may keep a shared slot. A healthy obshell poll (10 tenants,
+# ~45 requests) takes well under a second and a healthy request tens of milliseconds; past
+# these, the holder is waiting on its upstream, not using our resources.
+POLL_SLOT_LEASE = 2.0
+REQUEST_SLOT_LEASE = 1.0
 
 
 def _secret_reader(secret: Secret | None) -> Callable[[], str]:
@@ -220,12 +244,13 @@ class TargetRunner:
         target: Target,
         source: Source,
         stats: RequestStats,
-        poll_slots: asyncio.Semaphore | None = None,
+        budget: PollBudget | None = None,
     ) -> None:
         self.target = target
         self.source = source
         self.stats = stats
-        self._poll_slots = poll_slots or asyncio.Semaphore(1)
+        self.budget = budget if budget is not None else PollBudget()
+        self.loop_started: float | None = None
         self.health = _Health()
         self.data: TargetData | None = None
         self.next_delay = target.interval
@@ -236,12 +261,24 @@ class TargetRunner:
         self._snapshot_key: tuple[int, int] = (-1, 0)
 
     async def poll(self) -> PollResult:
-        """Poll once now (serialised: a probe and the loop never poll concurrently)."""
-        async with self._lock, self._poll_slots:
+        """Poll once now (serialised: a probe and the loop never poll concurrently).
+
+        The poll has the target's interval: requests still waiting then fail with reason
+        `deadline` and the source returns what it has. The backstop, a little later, ends a
+        poll that hangs anywhere else, with no data.
+        """
+        async with self._lock:
             started = time.monotonic()
             crash = ""
+            deadline = self.target.interval
+            backstop = deadline + min(1.0, deadline * JITTER)
+            self.budget.begin(deadline)
             try:
-                result = await self.source.poll()
+                async with asyncio.timeout(backstop):
+                    result = await self.source.poll()
+            except TimeoutError:
+                message = f"the poll did not end within {backstop:g}s"
+                result = PollResult(data=None, errors=(PollError("deadline", "", message),))
             except Exception as exc:
                 # Sources turn every upstream failure into a PollError, so this is a bug of
                 # ours. Count a failed poll rather than let the loop die and leave the target's
@@ -249,6 +286,8 @@ class TargetRunner:
                 log.error("poll crashed (a bug): target=%s", self.target.name, exc_info=True)
                 result = PollResult(data=None)
                 crash = f"internal error: {type(exc).__name__} (see the exporter's log)"
+            finally:
+                self.budget.end()
             ended = time.time()
             self._record(result, time.monotonic() - started, ended, crash)
             return result
@@ -296,6 +335,7 @@ class TargetRunner:
         With `while_probed`, the probe that started the loop has just polled: wait an interval
         first, and stop once probes stop coming (PROBE_KEEPALIVE intervals without one).
         """
+        self.loop_started = time.time()
         if while_probed:
             await self._sleep_until(time.monotonic() + self.next_delay)
         else:
@@ -333,16 +373,17 @@ class TargetRunner:
         tell "unchanged" by identity.
         """
         data = self.data
-        if data is not None and now - data.polled_at > self.target.stale_after:
+        stale = data is not None and now - data.polled_at > self.target.stale_after
+        if stale:
             data = None
         key = (self.health.polls, id(data))
         if self._snapshot is not None and self._snapshot_key == key:
             return self._snapshot
         self._snapshot_key = key
-        self._snapshot = self._build_snapshot(data)
+        self._snapshot = self._build_snapshot(data, stale)
         return self._snapshot
 
-    def _build_snapshot(self, data: TargetData | None) -> TargetSnapshot:
+    def _build_snapshot(self, data: TargetData | None, stale: bool) -> TargetSnapshot:
         stats = self.stats
         latency = tuple(
             (
@@ -354,7 +395,9 @@ class TargetRunner:
             for endpoint, h in sorted(stats.latency.items())
         )
         health = TargetHealth(
-            up=self.health.up,
+            # Never "up" while none of its data is shown: the poll that would refresh it hangs
+            # (a bug: polls are bounded) or the last good data outlived `stale_after`.
+            up=False if stale and self.health.up else self.health.up,
             last_success=self.health.last_success,
             last_duration=self.health.last_duration,
             last_attempt=self.health.last_attempt_end,
@@ -375,8 +418,9 @@ class TargetRunner:
         )
 
     def healthy(self, now: float) -> bool:
-        """False when the target has not finished an attempt for too long (a stuck loop)."""
-        last = self.health.last_attempt_end
+        """False when the loop has not finished an attempt for too long (a bug: polls end by
+        their deadline, so a slow upstream cannot cause this)."""
+        last = self.health.last_attempt_end or self.loop_started
         if last is None:
             return True
         allowance = max(2 * self.target.interval, self.next_delay + self.target.interval)
@@ -424,8 +468,7 @@ class HTTPClients:
     generators, cookies, response wrapping) cost ~5x the CPU of a bare aiohttp request.
     """
 
-    def __init__(self, max_connections: int) -> None:
-        self._max_connections = max_connections
+    def __init__(self) -> None:
         self._sessions: dict[TLSConfig, aiohttp.ClientSession] = {}
 
     def client(self, tls: TLSConfig) -> aiohttp.ClientSession:
@@ -446,7 +489,7 @@ class HTTPClients:
                 context.load_cert_chain(str(tls.cert_file), key)
             except OSError as exc:
                 raise TLSFilesError("tls.cert_file", tls.cert_file, exc) from None
-        session = self._sessions[tls] = open_session(context, self._max_connections)
+        session = self._sessions[tls] = open_session(context)
         return session
 
     async def aclose(self) -> None:
@@ -461,19 +504,20 @@ class Poller:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._clients = HTTPClients(config.concurrency)
-        self._global_limit = asyncio.Semaphore(config.concurrency)
-        self._poll_slots = asyncio.Semaphore(_poll_slots(config.concurrency))
+        self._clients = HTTPClients()
+        self._request_slots = LeasedSlots(config.concurrency, REQUEST_SLOT_LEASE)
+        self._poll_slots = LeasedSlots(_poll_slots(config.concurrency), POLL_SLOT_LEASE)
         self.runners: dict[str, TargetRunner] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self.started_at = time.time()
         self._running = False
+        self._ready = False
         for target in config.targets:
             self.runners[target.name] = self._runner(target)
 
     def _runner(self, target: Target) -> TargetRunner:
         stats = RequestStats()
         target_limit = asyncio.Semaphore(target.max_concurrency)
+        budget = PollBudget(self._poll_slots, self._request_slots)
 
         def source() -> Source:
             session = self._clients.client(target.tls)
@@ -481,16 +525,16 @@ class Poller:
             def http(auth: Auth | None) -> UpstreamHTTP:
                 return UpstreamHTTP(
                     session,
-                    global_limit=self._global_limit,
                     target_limit=target_limit,
                     timeout=target.timeout,
                     stats=stats,
                     auth=auth,
+                    budget=budget,
                 )
 
             return build_source(target, http)
 
-        return TargetRunner(target, _TLSPending(source), stats, self._poll_slots)
+        return TargetRunner(target, _TLSPending(source), stats, budget)
 
     def start(self) -> None:
         """Start every target's poll loop."""
@@ -506,8 +550,8 @@ class Poller:
         """
         rebuild = config.concurrency != self.config.concurrency
         if rebuild:
-            self._global_limit = asyncio.Semaphore(config.concurrency)
-            self._poll_slots = asyncio.Semaphore(_poll_slots(config.concurrency))
+            self._request_slots = LeasedSlots(config.concurrency, REQUEST_SLOT_LEASE)
+            self._poll_slots = LeasedSlots(_poll_slots(config.concurrency), POLL_SLOT_LEASE)
         runners: dict[str, TargetRunner] = {}
         for target in config.targets:
             current = self.runners.get(target.name)
@@ -543,20 +587,31 @@ class Poller:
         moment = time.time() if now is None else now
         return [runner.snapshot(moment) for runner in self.runners.values()]
 
-    def ready(self, now: float) -> bool:
-        """Every target had one attempt, or one interval has passed."""
-        if all(r.health.last_attempt_end is not None for r in self.runners.values()):
+    def ready(self) -> bool:
+        """Every polled target has finished its first poll (with --probe-only, at once).
+
+        A first poll ends by its deadline (one interval), failed or not; until then the target
+        has no `target_up` and no data, so it must not count as ready. Once ready, always: a
+        target added by a reload must not take the whole exporter out of its Service.
+        """
+        if not self._running:
             return True
-        longest = max((t.interval for t in self.config.targets), default=0.0)
-        return now - self.started_at >= longest
+        if not self._ready:
+            self._ready = all(r.health.last_attempt_end is not None for r in self.runners.values())
+        return self._ready
 
     def healthy(self, now: float) -> list[str]:
-        """Names of targets whose running loop seems stuck (empty when all is well)."""
-        return [
-            name
-            for name, task in self._tasks.items()
-            if not task.done() and not self.runners[name].healthy(now)
-        ]
+        """Names of targets whose poll loop died or stopped making progress (empty when well).
+
+        Polls end by their deadline, so this is about the process (a bug, a blocked event
+        loop), never about a slow upstream.
+        """
+        return [name for name, task in self._tasks.items() if not self._loop_fine(task, name, now)]
+
+    def _loop_fine(self, task: asyncio.Task[None], name: str, now: float) -> bool:
+        if task.done():  # a probe loop ends when probes stop; any loop may die of a bug
+            return task.cancelled() or task.exception() is None
+        return self.runners[name].healthy(now)
 
     async def stop(self) -> None:
         """Cancel the loops and close the HTTP clients."""
@@ -570,12 +625,12 @@ class Poller:
 
 
 def _poll_slots(concurrency: int) -> int:
-    """How many targets may be mid-poll at once.
+    """How many polls may be past their first answer at once (each for its lease at most).
 
-    A poll creates its requests up front (~40 for an obshell target of 10 tenants) and they
-    wait on the request limits: with 1,000 targets polled together that is 40,000 waiting
-    tasks, and the process's peak memory. More targets in flight than requests allowed in
-    flight buys no throughput, so polls beyond that wait their turn before creating anything.
+    Each holds its parsed answers and up to `max_concurrency` tasks per fan-out; with 1,000
+    targets polled together that was the process's peak memory. More polls in flight than
+    requests allowed in flight buys no throughput, and polls taken in turn finish in turn, each
+    far from its deadline, instead of all of them at the end of the burst.
     """
     return max(1, concurrency)
 

@@ -115,15 +115,19 @@ class ExporterServer:
         return web.Response(body=body, headers={"Content-Type": content_type, "Vary": "Accept"})
 
     async def healthy(self, _: web.Request) -> web.Response:
-        """200 while every target's loop makes progress."""
+        """200 while the event loop answers and every poll loop runs.
+
+        About the process only: polls end by their deadline, so a slow or dead upstream shows
+        on its own target's metrics and never makes this fail (a restart would fix nothing).
+        """
         stuck = self.poller.healthy(time.time())
         if stuck:
             return web.Response(status=503, text="stuck targets: " + ", ".join(stuck) + "\n")
         return web.Response(text="Healthy\n")
 
     async def ready(self, _: web.Request) -> web.Response:
-        """200 once every target had an attempt (or one interval passed)."""
-        if self.poller.ready(time.time()):
+        """200 once every polled target finished its first poll (at most one interval)."""
+        if self.poller.ready():
             return web.Response(text="Ready\n")
         return web.Response(status=503, text="Not ready: first polls are running\n")
 

@@ -180,6 +180,9 @@ class TargetData:
     """Everything one successful (or partly successful) poll of a target learned."""
 
     clusters: tuple[Cluster, ...]
+    # When the poll started: no fact in it was read earlier, so judging staleness from here
+    # never shows data as fresher than it is; the poll's deadline (one interval) bounds how
+    # much later a fact was read, so data always arrives younger than stale_after.
     polled_at: float
 
 

@@ -30,8 +30,8 @@ RSA512 = (Path(__file__).parent / "data" / "rsa512-test-only.pem").read_bytes()
 
 
 async def _ob_info(stub: ObshellStub, auth: HybridAuth) -> ObInfo:
-    async with open_session(ssl.create_default_context(), 4) as session:
-        http = UpstreamHTTP(session, global_limit=asyncio.Semaphore(4), target_limit=asyncio.Semaphore(4),
+    async with open_session(ssl.create_default_context()) as session:
+        http = UpstreamHTTP(session, target_limit=asyncio.Semaphore(4),
                             timeout=5, stats=RequestStats(), auth=auth)  # fmt: skip
         envelope = await ObshellClient(http, [stub.url]).get("/api/v1/ob/info", ObInfo)
     assert envelope is not None and envelope.data is not None
@@ -92,8 +92,8 @@ async def test_key_rotation_is_recovered_by_refetching_the_key(obshell: ObshellS
 
 async def test_uri_signed_is_the_request_target_with_query(obshell: ObshellStub) -> None:
     obshell.set("/api/v1/restore/tasks", {"contents": [], "page": {"total_pages": 1}})
-    async with open_session(ssl.create_default_context(), 1) as session:
-        http = UpstreamHTTP(session, global_limit=asyncio.Semaphore(1), target_limit=asyncio.Semaphore(1),
+    async with open_session(ssl.create_default_context()) as session:
+        http = UpstreamHTTP(session, target_limit=asyncio.Semaphore(1),
                             timeout=5, stats=RequestStats(), auth=HybridAuth(lambda: PASSWORD))  # fmt: skip
         from exporter.sources.obshell.models import PagedContents, RestoreTask
 

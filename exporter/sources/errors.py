@@ -8,9 +8,12 @@ from pydantic import ValidationError
 
 from exporter.text import replace_surrogates
 
-Reason = Literal["timeout", "connection", "tls", "auth", "api_error", "http_status", "decode"]
+Reason = Literal[
+    "timeout", "deadline", "connection", "tls", "auth", "api_error", "http_status", "decode"
+]
 REASONS: tuple[Reason, ...] = (
     "timeout",
+    "deadline",
     "connection",
     "tls",
     "auth",
@@ -41,6 +44,13 @@ class PollError(Exception):
         self.reason: Reason = reason
         self.endpoint = endpoint
         self.message = message
+
+
+class DeadlinePassed(PollError):
+    """A request not made because its poll's deadline had passed (counted once per poll)."""
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__("deadline", endpoint, "the poll's deadline passed before this request")
 
 
 def shape_problem(exc: ValidationError) -> str:

@@ -10,6 +10,7 @@ five times the CPU of a bare aiohttp request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 from collections import Counter
@@ -23,7 +24,8 @@ import aiohttp
 from yarl import URL
 
 from exporter.config import SecretFileError
-from exporter.sources.errors import PollError, Reason
+from exporter.sources.budget import PollBudget
+from exporter.sources.errors import DeadlinePassed, PollError, Reason
 
 # Generous for any real answer (a cluster overview of 1,000 tenants is ~1 MB): a response
 # beyond it is a misbehaving upstream, and reading it whole would cost us our memory.
@@ -109,8 +111,11 @@ class Auth(Protocol):
         ...
 
 
-def open_session(context: ssl.SSLContext, max_connections: int) -> aiohttp.ClientSession:
+def open_session(context: ssl.SSLContext) -> aiohttp.ClientSession:
     """A client session as every upstream request needs it; the caller closes it.
+
+    No connection cap of its own: a shared cap would be held by connections to silent
+    upstreams; each target's `max_concurrency` bounds its connections instead.
 
     No cookies (no upstream needs them, and extracting them costs CPU on every response), no
     total timeout of aiohttp's own (UpstreamHTTP's deadline covers the whole exchange), no
@@ -118,7 +123,7 @@ def open_session(context: ssl.SSLContext, max_connections: int) -> aiohttp.Clien
     the socket, and 1 MB of gzip decodes to 1 GB.
     """
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=max_connections, ssl=context),
+        connector=aiohttp.TCPConnector(limit=0, ssl=context),
         cookie_jar=aiohttp.DummyCookieJar(),
         timeout=aiohttp.ClientTimeout(total=None),
         auto_decompress=False,
@@ -127,24 +132,29 @@ def open_session(context: ssl.SSLContext, max_connections: int) -> aiohttp.Clien
 
 
 class UpstreamHTTP:
-    """One target's view of the shared HTTP session: its limits, timeout, auth and stats."""
+    """One target's view of the shared HTTP session: its limits, timeout, auth and stats.
+
+    `budget` carries the poll's deadline and its claim on the shared slots (see
+    exporter.sources.budget): the target's own `target_limit` always applies; a shared
+    request slot only once the upstream has answered in this poll.
+    """
 
     def __init__(
         self,
         session: aiohttp.ClientSession,
         *,
-        global_limit: asyncio.Semaphore,
         target_limit: asyncio.Semaphore,
         timeout: float,
         stats: RequestStats,
         auth: Auth | None = None,
+        budget: PollBudget | None = None,
     ) -> None:
         self._session = session
-        self._global_limit = global_limit
         self._target_limit = target_limit
         self._timeout = timeout
         self._auth = auth
         self.stats = stats
+        self.budget = budget if budget is not None else PollBudget()
 
     async def get(
         self,
@@ -159,35 +169,51 @@ class UpstreamHTTP:
         `params` are appended sorted by key and percent-encoded, the canonical form OCP's
         signature covers. Raises PollError for transport failures, malformed HTTP and
         oversized bodies; any HTTP status is returned for the caller to judge, since what a 404
-        means depends on the API. The deadline covers the whole exchange, auth included.
+        means depends on the API. The timeout covers the whole exchange, auth included, from
+        when the request got its slots; the poll's deadline covers the wait for them too.
         """
-        async with self._target_limit, self._global_limit:
-            started = time.monotonic()
-            try:
-                async with asyncio.timeout(self._timeout):
-                    response = await self._send(_with_params(url, params), headers or {})
-                if response.status in RETRY_AFTER_STATUSES:
-                    asked = retry_after_seconds(response.headers.get("Retry-After", ""))
-                    self.stats.retry_after = max(self.stats.retry_after, asked or 0.0)
-                return response
-            except TimeoutError as exc:
+        remaining = self.budget.remaining()
+        if remaining is not None and remaining <= 0:
+            raise DeadlinePassed(endpoint)
+        sent: float | None = None
+        own: asyncio.Timeout | None = None
+        try:
+            async with asyncio.timeout(remaining):
+                shared = await self.budget.admit()
+                slots = self.budget.request_slots
+                async with (
+                    self._target_limit,
+                    slots.held() if shared and slots else contextlib.nullcontext(),
+                ):
+                    sent = time.monotonic()
+                    async with asyncio.timeout(self._timeout) as own:
+                        response = await self._send(_with_params(url, params), headers or {})
+                    if response.status in RETRY_AFTER_STATUSES:
+                        asked = retry_after_seconds(response.headers.get("Retry-After", ""))
+                        self.stats.retry_after = max(self.stats.retry_after, asked or 0.0)
+                    return response
+        except TimeoutError as exc:
+            if own is not None and own.expired():
                 raise PollError(
                     "timeout", endpoint, f"no answer within {self._timeout:g}s"
                 ) from exc
-            except PollError as exc:
-                # Raised by the auth, it may concern another route (the key lookup).
-                message = exc.message
-                if exc.endpoint not in ("", endpoint):
-                    message = f"{exc.endpoint}: {message}"
-                raise PollError(exc.reason, endpoint, message) from exc
-            except SecretFileError as exc:
-                # A *_file secret went missing (the auth reads it per request): we cannot
-                # sign in; the poller backs off and retries as soon as the file changes.
-                raise PollError("auth", endpoint, str(exc)) from None
-            except (aiohttp.ClientError, OSError) as exc:
-                raise PollError(_transport_reason(exc), endpoint, _describe(exc)) from exc
-            finally:
-                self.stats.record(endpoint, time.monotonic() - started)
+            message = "the poll's deadline passed before the answer came"
+            raise PollError("deadline", endpoint, message) from exc
+        except PollError as exc:
+            # Raised by the auth, it may concern another route (the key lookup).
+            message = exc.message
+            if exc.endpoint not in ("", endpoint):
+                message = f"{exc.endpoint}: {message}"
+            raise PollError(exc.reason, endpoint, message) from exc
+        except SecretFileError as exc:
+            # A *_file secret went missing (the auth reads it per request): we cannot
+            # sign in; the poller backs off and retries as soon as the file changes.
+            raise PollError("auth", endpoint, str(exc)) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise PollError(_transport_reason(exc), endpoint, _describe(exc)) from exc
+        finally:
+            if sent is not None:  # a request cut before it was sent is no request
+                self.stats.record(endpoint, time.monotonic() - sent)
 
     async def _send(self, url: URL, headers: Mapping[str, str]) -> Response:
         auth = self._auth
@@ -210,6 +236,7 @@ class UpstreamHTTP:
             headers={**headers, "Accept-Encoding": "identity"},
             allow_redirects=False,
         ) as response:
+            self.budget.answered()
             encoding = response.headers.get("Content-Encoding", "").strip().lower()
             length = response.headers.get("Content-Length", "")
             problem = None

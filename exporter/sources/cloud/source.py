@@ -29,7 +29,7 @@ from exporter.snapshot import (
     TenantBackupSet,
     TenantRecovery,
 )
-from exporter.sources.base import PollResult, poll_collecting_errors
+from exporter.sources.base import PollResult, fan_out, poll_collecting_errors
 from exporter.sources.cloud import models as m
 from exporter.sources.cloud.client import CloudClient
 from exporter.sources.errors import PollError
@@ -84,7 +84,10 @@ class CloudSource:
                 errors.append(PollError("decode", INSTANCES, message))
             elif self._target.instances.matches(instance.instanceName, instance.instanceId):
                 wanted.append(instance)
-        clusters = await asyncio.gather(*(self._instance(i, now, errors) for i in wanted))
+        found = await fan_out(
+            wanted, lambda i: self._instance(i, now, errors), self._target.max_concurrency
+        )
+        clusters = [c for c in found if c is not None]
         return TargetData(clusters=tuple(clusters), polled_at=now)
 
     async def _instances(self) -> list[m.Instance]:

@@ -22,7 +22,7 @@ from exporter.snapshot import (
     TargetData,
     Tenant,
 )
-from exporter.sources.base import PollResult, poll_collecting_errors
+from exporter.sources.base import PollResult, fan_out, poll_collecting_errors
 from exporter.sources.errors import PollError
 from exporter.sources.http import UpstreamHTTP
 from exporter.sources.obshell import models as m
@@ -165,12 +165,20 @@ class ObshellSource:
         self._supported[TENANTS] = True
         listed: list[m.TenantOverview] = overview.data.contents if overview.data else []
         wanted = _once_each([t for t in listed if self._is_wanted(t)], errors)
+        if len(wanted) > self._target.max_tenants:
+            message = (
+                f"{len(wanted)} tenants to poll, more than max_tenants"
+                f" ({self._target.max_tenants}): filter them with tenants: or raise max_tenants"
+            )
+            raise PollError("decode", TENANTS, message)
         kept = {(t.tenant_name, t.tenant_id) for t in wanted}
         self._full_success = {k: v for k, v in self._full_success.items() if k in kept}
 
         tasks = await self._latest_tasks(wanted, errors)
-        tenants = await asyncio.gather(
-            *(self._tenant(t, tasks.get(t.tenant_id), errors) for t in wanted)
+        tenants = await fan_out(
+            wanted,
+            lambda t: self._tenant(t, tasks.get(t.tenant_id), errors),
+            self._target.max_concurrency,
         )
         restores: tuple[Restore, ...] = ()
         if self._target.restore.enabled:
@@ -284,7 +292,7 @@ class ObshellSource:
                 return None
             return env.data.status if env and env.data else None
 
-        found = await asyncio.gather(*(one(t) for t in tenants))
+        found = await fan_out(tenants, one, self._target.max_concurrency)
         return {task.tenant_id: task for task in found if task is not None}
 
     async def _tenant(
@@ -429,8 +437,10 @@ class ObshellSource:
                 n: ts for n, ts in self._seen_restoring.items() if ts >= horizon
             }
             watch |= set(self._seen_restoring)
-            found = await asyncio.gather(
-                *(self._restore_overview(n, errors) for n in sorted(watch))
+            found = await fan_out(
+                sorted(watch),
+                lambda n: self._restore_overview(n, errors),
+                self._target.max_concurrency,
             )
             candidates = [f for f in found if f is not None]
             for task, _ in candidates:

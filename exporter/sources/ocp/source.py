@@ -27,7 +27,7 @@ from exporter.snapshot import (
     TargetData,
     Tenant,
 )
-from exporter.sources.base import PollResult, poll_collecting_errors
+from exporter.sources.base import PollResult, fan_out, poll_collecting_errors
 from exporter.sources.errors import PollError
 from exporter.sources.http import UpstreamHTTP
 from exporter.sources.ocp import models as m
@@ -56,7 +56,9 @@ class OcpSource:
     def __init__(self, target: OcpTarget, http: UpstreamHTTP) -> None:
         self._target = target
         self._client = OcpClient(http, target.url)
-        self._tenants = TenantReader(self._client, target.timezone, target.restore_history)
+        self._tenants = TenantReader(
+            self._client, target.timezone, target.restore_history, target.max_concurrency
+        )
 
     def endpoint_support(self) -> Mapping[str, bool]:
         """OCP API v2 has both routes in every version we poll: nothing to learn."""
@@ -70,7 +72,9 @@ class OcpSource:
         now = time.time()
         listed = await self._clusters()
         wanted = [c for c in listed if self._target.clusters.matches(c.name, c.obClusterId)]
-        found = await asyncio.gather(*(self._cluster(c, now, errors) for c in wanted))
+        found = await fan_out(
+            wanted, lambda c: self._cluster(c, now, errors), self._target.max_concurrency
+        )
         clusters: dict[tuple[str, str], Cluster] = {}
         for cluster in found:
             if cluster is None:

@@ -21,6 +21,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from exporter.snapshot import BackupTask, LogBackup, Restore, Tenant
+from exporter.sources.base import fan_out
 from exporter.sources.errors import PollError
 from exporter.sources.ocp import models as m
 from exporter.sources.ocp.client import Answer, OcpClient
@@ -67,11 +68,17 @@ class TenantReader:
     """Reads the tenants of the clusters of one OCP target."""
 
     def __init__(
-        self, client: OcpClient, configured_zone: tzinfo | None, restore_history: float
+        self,
+        client: OcpClient,
+        configured_zone: tzinfo | None,
+        restore_history: float,
+        width: int,
     ) -> None:
         self._client = client
         self._configured_zone = configured_zone
         self._restore_history = restore_history
+        # Tenants polled at once (the target's max_concurrency): not one task each up front.
+        self._width = width
 
     async def tenants(
         self, ocp_cluster_id: int, now: float, errors: list[PollError]
@@ -94,10 +101,11 @@ class TenantReader:
                 errors.append(PollError("decode", TENANTS, message))
                 continue
             users.setdefault(item.id, item)  # a tenant shifted onto the next page: keep one
-        found = await asyncio.gather(
-            *(self._tenant(f"{base}/{t.id}", t, now, errors) for t in users.values())
+        return await fan_out(
+            list(users.values()),
+            lambda t: self._tenant(f"{base}/{t.id}", t, now, errors),
+            self._width,
         )
-        return list(found)
 
     async def _tenant(
         self, path: str, item: m.ObTenant, now: float, errors: list[PollError]
