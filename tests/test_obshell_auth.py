@@ -146,10 +146,10 @@ async def recording() -> AsyncIterator[tuple[Callable[[Auth | None], UpstreamHTT
     trace = aiohttp.TraceConfig()
     trace.on_request_end.append(record)
     async with aiohttp.ClientSession(trace_configs=[trace]) as session:
-        limits = asyncio.Semaphore(8), asyncio.Semaphore(8)
+        limit = asyncio.Semaphore(8)
 
         def http(auth: Auth | None) -> UpstreamHTTP:
-            return UpstreamHTTP(session, global_limit=limits[0], target_limit=limits[1],
+            return UpstreamHTTP(session, target_limit=limit,
                                 timeout=5, stats=RequestStats(), auth=auth)  # fmt: skip
 
         yield http, sent
