@@ -274,17 +274,33 @@ def archive_state(tenant: Tenant, t: float) -> ArchiveState | None:
     return ArchiveState(plan, checkpoint, delay)
 
 
+# The round states obshell's /backup/log/tasks lists; others (INTERRUPTED, STOP, SUSPENDING)
+# leave it empty while /backup/info still has the checkpoint.
+LISTED_ARCHIVE_STATES = frozenset({"BEGINNING", "DOING", "STOPPING", "PREPARE", "SUSPEND"})
+
+
+def archive_status(state: ArchiveState, t: float) -> str:
+    """The round's status at `t`: DOING, or the plan's `stopped_as` once it stalled."""
+    plan = state.plan
+    if plan.stopped_as is not None and plan.stall_at is not None and t >= plan.stall_at:
+        return plan.stopped_as
+    return "DOING"
+
+
 def archive_tasks(tenant: Tenant, t: float) -> list[ArchiveLogTask]:
     """`GET /tenant/:name/backup/log/tasks`: the active rounds (`tenant_name` is always "")."""
     state = archive_state(tenant, t)
     if state is None:
+        return []
+    status = archive_status(state, t)
+    if status not in LISTED_ARCHIVE_STATES:
         return []
     return [
         ArchiveLogTask(
             tenant_id=tenant.tenant_id,
             tenant_name="",
             round_id=state.plan.round_id,
-            status="DOING",
+            status=status,
             path=state.plan.path,
             delay=state.delay,
             checkpoint=formats.go_time(state.checkpoint),

@@ -45,7 +45,8 @@ class BackupPlan:
 class ArchivePlan:
     """A log archive round: the checkpoint trails simulated time by `lag` and moves in `step`s.
 
-    From `stall_at` on the checkpoint no longer moves, so the delay grows without bound.
+    From `stall_at` on the checkpoint no longer moves, so the delay grows without bound; the
+    round stays DOING, or with `stopped_as` (e.g. INTERRUPTED) takes that status.
     """
 
     round_start: float
@@ -54,6 +55,7 @@ class ArchivePlan:
     lag: float = 2.0
     step: float = 1.0
     stall_at: float | None = None
+    stopped_as: str | None = None
 
 
 @dataclass
