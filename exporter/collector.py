@@ -161,6 +161,11 @@ LAST_SUCCESS = _spec(
     "gauge",
     "End of the latest successful data backup, Unix seconds, from the upstream history: per tenant (obshell), per cluster (OCP lastDataBackupTime; OceanBase Cloud: the newest DONE backup set).",
 )
+LAST_FULL_SUCCESS = _spec(
+    "oceanbase_backup_last_full_success_timestamp_seconds",
+    "gauge",
+    "End of the latest successful FULL data backup, Unix seconds, from the upstream job history (obshell 4.3.2+; absent where unknown). Incrementals restore nothing without the full backup under them.",
+)
 LAST_FAILURE = _spec(
     "oceanbase_backup_last_failure_timestamp_seconds",
     "gauge",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import re
 import sys
 from pathlib import Path
@@ -61,7 +62,7 @@ def links() -> tuple[str, str]:
 
 _ALERT = re.compile(r"^      - alert: (\w+)\n", re.MULTILINE)
 _LINK_LINES = re.compile(r"^          (?:runbook_url|dashboard_url): .*\n", re.MULTILINE)
-_ANNOTATIONS = re.compile(r"^        annotations:\n(?:          .*\n|            .*\n)*", re.MULTILINE)
+_ANNOTATIONS = re.compile(r"^        annotations:\n(?:          .*\n)*", re.MULTILINE)
 
 
 def render_alerts(text: str) -> str:
@@ -69,7 +70,7 @@ def render_alerts(text: str) -> str:
     runbook, grafana = links()
     starts = [match.start() for match in _ALERT.finditer(text)] + [len(text)]
     out = [text[: starts[0]]]
-    for begin, end in zip(starts, starts[1:], strict=False):
+    for begin, end in itertools.pairwise(starts):
         block = text[begin:end]
         name = _ALERT.match(block, 0)
         assert name is not None
