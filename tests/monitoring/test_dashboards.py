@@ -7,6 +7,9 @@ import re
 from typing import Any
 
 import pytest
+from grafana_foundation_sdk.cog import plugins
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from tests.monitoring import artifacts
 from tests.monitoring.artifacts import SOURCES
@@ -268,12 +271,6 @@ def test_bar_gauges_show_the_worst_of_a_fleet() -> None:
 def test_dashboards_are_valid_for_grafanas_own_sdk() -> None:
     """grafana-foundation-sdk (Grafana 11.6's dashboard schema) reads every dashboard, and
     writes it back with nothing we wrote lost or changed, at the schema version it writes."""
-    sdk = pytest.importorskip("grafana_foundation_sdk")
-    from grafana_foundation_sdk.cog import plugins
-    from grafana_foundation_sdk.cog.encoder import JSONEncoder
-    from grafana_foundation_sdk.models.dashboard import Dashboard
-
-    assert sdk is not None
     plugins.register_default_plugins()
     for name, dashboard in DASHBOARDS.items():
         model = Dashboard.from_json(dashboard)
