@@ -129,24 +129,25 @@ class Exposition:
         self._runtime = RuntimeFamilies()
         self._runtime_plain: dict[bool, bytes] = {}
         self._runtime_read_at = -RUNTIME_REFRESH_SECONDS
-        # The whole gzipped body per format, with the runtime part it was made with.
-        self._gzipped: dict[bool, tuple[bytes, bytes]] = {}
+        # The whole body per (format, gzip), with the runtime part it was made with.
+        self._whole: dict[tuple[bool, bool], tuple[bytes, bytes]] = {}
 
     def body(self, open_metrics: bool, gzipped: bool) -> bytes:
         """The current exposition; only changed targets are formatted again."""
         self._follow_snapshots()
         runtime = self.runtime_part(open_metrics)
-        if not gzipped:
-            return self._data_part(open_metrics) + runtime
-        cached = self._gzipped.get(open_metrics)
+        cached = self._whole.get((open_metrics, gzipped))
         if cached is not None and cached[0] is runtime:
             return cached[1]
-        # One gzip member, as every client reads: continue a copy of the compressor that has
-        # taken the data part, rather than compressing it again.
-        head, compressor = self._gzip_head(open_metrics)
-        rest = compressor.copy()
-        body = head + rest.compress(runtime) + rest.flush()
-        self._gzipped[open_metrics] = (runtime, body)
+        if gzipped:
+            # One gzip member, as every client reads: continue a copy of the compressor that
+            # has taken the data part, rather than compressing it again.
+            head, compressor = self._gzip_head(open_metrics)
+            rest = compressor.copy()
+            body = head + rest.compress(runtime) + rest.flush()
+        else:
+            body = self._data_part(open_metrics) + runtime
+        self._whole[open_metrics, gzipped] = (runtime, body)
         return body
 
     def runtime_part(self, open_metrics: bool) -> bytes:
@@ -170,7 +171,7 @@ class Exposition:
             self._key = key
             self._plain.clear()
             self._gzip_heads.clear()
-            self._gzipped.clear()
+            self._whole.clear()
 
     def _data_part(self, open_metrics: bool) -> bytes:
         body = self._plain.get(open_metrics)

@@ -533,6 +533,13 @@ def test_no_panel_shows_a_negative_age_or_a_time_from_the_future(record: Record)
     assert not future, future
 
 
+def test_prometheus_reads_the_exporters_own_process_series(record: Record) -> None:
+    """The process_* series ride on the gzipped body Prometheus asks for."""
+    found = _returns_data(record, f'process_resident_memory_bytes{{job="{METRICS_JOB}"}}')
+    assert {series["metric"]["instance"] for series in found} >= {record.exporter_address}
+    assert _returns_data(record, f'python_info{{job="{METRICS_JOB}"}}')
+
+
 def test_probe_mode_labels_like_metrics_mode(record: Record) -> None:
     series = record.prometheus.query(f'oceanbase_tenant_info{{job="{PROBE_JOB}"}}')
     assert series
