@@ -284,6 +284,10 @@ def run(stack: Stack) -> Record:
     am_port = free_port()
     am_config = stack.workdir / "alertmanager.yml"
     shipped = alertmanager_config(webhook.url)
+    # The shipped group_wait: the demo's two replicas fire the same alerts seconds apart, and
+    # make one notification. group_interval stays short, so that a resolved alert (after the
+    # exporter stops) would be posted within the test.
+    shipped["route"]["group_wait"] = "30s"
     for receiver in shipped["receivers"]:
         for hook in receiver["webhook_configs"]:
             hook["send_resolved"] = True
@@ -315,13 +319,16 @@ def run(stack: Stack) -> Record:
     stack.ready(alertmanager, f"http://{LOOPBACK}:{am_port}/-/ready")
     stack.ready(exporter, f"http://{LOOPBACK}:{exporter_port}/-/ready")
     stack.ready(probe_exporter, f"http://{LOOPBACK}:{probe_port}/-/healthy")
-    demo_port = free_port()
+    # `--demo` twice: two replicas (HA) of the same exporter config, as Prometheus sees them.
+    demo_ports = [free_port(), free_port()]
     demo_started = time.time()
-    demo = stack.start(
-        "demo",
-        [sys.executable, "-m", "exporter", "--demo", "--web.listen-address", f"{LOOPBACK}:{demo_port}"],
-    )  # fmt: skip
-    stack.ready(demo, f"http://{LOOPBACK}:{demo_port}/-/ready", timeout=60)
+    demo_argv = [sys.executable, "-m", "exporter", "--demo", "--web.listen-address"]
+    demos = [
+        stack.start(f"demo-{index}", [*demo_argv, f"{LOOPBACK}:{port}"])
+        for index, port in enumerate(demo_ports)
+    ]
+    for demo, port in zip(demos, demo_ports, strict=True):
+        stack.ready(demo, f"http://{LOOPBACK}:{port}/-/ready", timeout=60)
 
     exporter_address = f"{LOOPBACK}:{exporter_port}"
     prom_port = free_port()
@@ -329,7 +336,7 @@ def run(stack: Stack) -> Record:
     prom_config.write_text(
         yaml.safe_dump(
             prometheus_config(
-                [exporter_address, f"{LOOPBACK}:{demo_port}"],
+                [exporter_address, *(f"{LOOPBACK}:{port}" for port in demo_ports)],
                 f"{LOOPBACK}:{probe_port}",
                 f"{LOOPBACK}:{am_port}",
             )
@@ -505,6 +512,25 @@ def test_each_incident_is_notified_once(record: Record) -> None:
         labels = note["groupLabels"]
         alerts = {a["labels"]["alertname"] for a in note["alerts"]}
         assert alerts == {labels["alertname"]}, note
+        if labels.get("target") in DEMO_REQUIRED:
+            # both demo replicas' alerts, in the one notification
+            assert len({a["labels"]["instance"] for a in note["alerts"]}) == 2, note
+
+
+def test_ha_replicas_draw_one_bar_or_line(record: Record) -> None:
+    """The demo runs twice (HA): no panel shows a series twice, apart only by `instance`."""
+    doubled = []
+    for query in artifacts.panel_queries():
+        if query.row == "Exporter health":
+            continue  # per replica on purpose
+        found = _returns_data(record, artifacts.substitute(query.target["expr"], ALL))
+        seen = [
+            tuple(sorted((k, v) for k, v in series["metric"].items() if k != "instance"))
+            for series in found
+        ]
+        if len(seen) != len(set(seen)):
+            doubled.append(query.name)
+    assert not doubled, "doubled by the replicas:\n" + "\n".join(doubled)
 
 
 def test_no_panel_shows_a_negative_age_or_a_time_from_the_future(record: Record) -> None:
