@@ -929,8 +929,11 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                     "the per-source thresholds of OceanBaseBackupExporterDataStale.",
                     [
                         Query(
-                            "time() - oceanbase_backup_exporter_last_poll_success_timestamp_seconds"
-                            f'{{source="{source}", source=~"$source", target=~"$target"}}',
+                            # A poll may end while a scrape of it is under way: its end is then
+                            # a few ms after the sample's (the scrape's start) time.
+                            "clamp_min(time() - "
+                            "oceanbase_backup_exporter_last_poll_success_timestamp_seconds"
+                            f'{{source="{source}", source=~"$source", target=~"$target"}}, 0)',
                             "{{target}} ({{instance}})",
                         )
                         for source in ("obshell", "ocp", "cloud")
