@@ -47,6 +47,10 @@ log = logging.getLogger("exporter")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEMO_PASSWORD = "demo-root-password"  # noqa: S105 - the built-in simulator's, not a real one
+# The simulated world --demo polls: within five minutes a failed backup, a lagging and an
+# interrupted archive, a restore that succeeds and one that fails, a tenant never backed up,
+# healthy tenants (exporter/simulator/scenarios.py, "showcase"); backups run 60x faster.
+DEMO_SCENARIO, DEMO_CLUSTERS, DEMO_TENANTS, DEMO_SPEED = "showcase", 2, 4, 60.0
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -299,9 +303,13 @@ async def run_demo(args: argparse.Namespace, listen: tuple[str | None, int]) -> 
     """`--demo`: the built-in simulator on loopback, and the exporter polling it."""
     from exporter.simulator import Simulator  # the simulator is only needed here
 
-    clusters = 2
+    clusters = DEMO_CLUSTERS
     simulator = Simulator(
-        scenario="demo", clusters=clusters, tenants=4, speed=60.0, password=DEMO_PASSWORD
+        scenario=DEMO_SCENARIO,
+        clusters=clusters,
+        tenants=DEMO_TENANTS,
+        speed=DEMO_SPEED,
+        password=DEMO_PASSWORD,
     )
     await simulator.start("127.0.0.1", 0)
     with tempfile.TemporaryDirectory(prefix="obexporter-demo-") as folder:

@@ -4,27 +4,40 @@ prometheus_client's `generate_latest` formats every sample on every call (about 
 sample: ~1 s for 100,000). Here each target's sample lines are formatted once, when its
 snapshot changes, and a scrape only joins the cached pieces under each family's header, so
 its cost follows what changed, not the number of series or of scrapers.
+
+The exporter's own process_* and python_info series change on every scrape (CPU seconds), so
+they are rendered apart, at most once a second, and appended to the cached body: as text, or
+through a copy of the compressor that took the data part (one gzip member: not every client
+reads a second one).
 """
 
 from __future__ import annotations
 
-import gzip
 import math
 import time
+import zlib
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from prometheus_client import openmetrics
 from prometheus_client.core import Metric
 
-from exporter.collector import CATALOGUE, ExporterState, collect
+from exporter.collector import CATALOGUE, ExporterState, RuntimeFamilies, collect
 from exporter.snapshot import TargetSnapshot
 from exporter.text import replace_surrogates
+
+if TYPE_CHECKING:
+    from zlib import _Compress as _Compressor
 
 # The classic text format; we emit nothing that needs its 1.0.0 (UTF-8 names) extensions.
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = openmetrics.exposition.CONTENT_TYPE_LATEST
 # Fast and still ~10x smaller: level 6 would triple the CPU for a few percent less.
 GZIP_LEVEL = 1
+GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer around the deflate stream
+# How long the rendered process_* series are served before they are read again: 50 scrapers
+# within a second share one reading of /proc/self.
+RUNTIME_REFRESH_SECONDS = 1.0
 
 Fragments = dict[str, str]  # family name -> its sample lines, formatted
 
@@ -75,15 +88,18 @@ def fragments(metrics: Iterable[Metric]) -> Fragments:
     return {metric.name: replace_surrogates(_sample_lines(metric)) for metric in metrics}
 
 
-def assemble(parts: list[Fragments], headers: dict[str, Metric], open_metrics: bool) -> bytes:
-    """One exposition from per-target fragments, each family grouped under one header."""
+def assemble(
+    parts: list[Fragments], headers: dict[str, Metric], open_metrics: bool, end: bool = True
+) -> bytes:
+    """One exposition from per-target fragments, each family grouped under one header; with
+    `end` False, without OpenMetrics' closing `# EOF` (more families follow)."""
     out: list[str] = []
     for name, metric in headers.items():
         pieces = [part[name] for part in parts if name in part]
         if pieces:
             out.append(_header(metric, open_metrics))
             out.extend(pieces)
-    if open_metrics:
+    if open_metrics and end:
         out.append("# EOF\n")
     return "".join(out).encode()
 
@@ -110,30 +126,76 @@ class Exposition:
         # Family headers, in catalogue order, as first seen.
         self._headers: dict[str, Metric] = {}
         self._key: tuple[object, ...] = ()
-        self._bodies: dict[tuple[bool, bool], bytes] = {}
         self._process_part: Fragments = {}
+        # The data part (everything but the runtime families), per format; for gzip, what a
+        # compressor has written of it so far and the compressor, to continue with the rest.
+        self._plain: dict[bool, bytes] = {}
+        self._gzip_heads: dict[bool, tuple[bytes, _Compressor]] = {}
+        self._runtime = RuntimeFamilies()
+        self._runtime_plain: dict[bool, bytes] = {}
+        self._runtime_read_at = -RUNTIME_REFRESH_SECONDS
+        # The whole body per (format, gzip), with the runtime part it was made with.
+        self._whole: dict[tuple[bool, bool], tuple[bytes, bytes]] = {}
 
     def body(self, open_metrics: bool, gzipped: bool) -> bytes:
         """The current exposition; only changed targets are formatted again."""
+        self._follow_snapshots()
+        runtime = self.runtime_part(open_metrics)
+        cached = self._whole.get((open_metrics, gzipped))
+        if cached is not None and cached[0] is runtime:
+            return cached[1]
+        if gzipped:
+            # One gzip member, as every client reads: continue a copy of the compressor that
+            # has taken the data part, rather than compressing it again.
+            head, compressor = self._gzip_head(open_metrics)
+            rest = compressor.copy()
+            body = head + rest.compress(runtime) + rest.flush()
+        else:
+            body = self._data_part(open_metrics) + runtime
+        self._whole[open_metrics, gzipped] = (runtime, body)
+        return body
+
+    def runtime_part(self, open_metrics: bool) -> bytes:
+        """The process_* and python_info families (and OpenMetrics' `# EOF`), read at most
+        once per RUNTIME_REFRESH_SECONDS."""
+        now = time.monotonic()
+        if now - self._runtime_read_at >= RUNTIME_REFRESH_SECONDS:
+            self._runtime_plain.clear()
+            self._runtime_read_at = now
+        part = self._runtime_plain.get(open_metrics)
+        if part is None:
+            part = self._runtime_plain[open_metrics] = render(self._runtime.collect(), open_metrics)
+        return part
+
+    def _follow_snapshots(self) -> None:
         targets = self._snapshots(time.time())
         process = self._process()
         key = (tuple(id(t) for t in targets), process)
         if key != self._key:
             self._refresh(targets, process)
             self._key = key
-            self._bodies.clear()
-        variant = (open_metrics, gzipped)
-        body = self._bodies.get(variant)
+            self._plain.clear()
+            self._gzip_heads.clear()
+            self._whole.clear()
+
+    def _data_part(self, open_metrics: bool) -> bytes:
+        body = self._plain.get(open_metrics)
         if body is None:
-            if gzipped:
-                plain = self.body(open_metrics, False)
-                body = gzip.compress(plain, compresslevel=GZIP_LEVEL)
-            else:
-                parts = [part for _, part in self._targets.values()]
-                parts.append(self._process_part)
-                body = assemble(parts, self._headers, open_metrics)
-            self._bodies[variant] = body
+            parts = [part for _, part in self._targets.values()]
+            parts.append(self._process_part)
+            body = assemble(parts, self._headers, open_metrics, end=False)
+            self._plain[open_metrics] = body
         return body
+
+    def _gzip_head(self, open_metrics: bool) -> tuple[bytes, _Compressor]:
+        head = self._gzip_heads.get(open_metrics)
+        if head is None:
+            compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP_WBITS)
+            head = self._gzip_heads[open_metrics] = (
+                compressor.compress(self._data_part(open_metrics)),
+                compressor,
+            )
+        return head
 
     def _refresh(self, targets: list[TargetSnapshot], process: ExporterState) -> None:
         current: dict[str, tuple[TargetSnapshot, Fragments]] = {}

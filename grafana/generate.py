@@ -31,13 +31,28 @@ TENANT_UID = "oceanbase-backup-tenant"
 TENANT_URL = f"/d/{TENANT_UID}/oceanbase-backup-tenant-detail"
 OVERVIEW_URL = f"/d/{OVERVIEW_UID}/oceanbase-backup-overview"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
-SCHEMA_VERSION = 39
+# What Grafana 11.6 (and grafana-foundation-sdk for it, which the tests validate against) writes.
+SCHEMA_VERSION = 41
 SEVERITY_COLOURS = {"critical": "red", "warning": "orange"}
 
 # The variables every query narrows by. A source's row also pins source="X": the metric names
-# are shared between sources, and a row shows only its own source's series.
-CLUSTER_SELECTOR = 'source=~"$source", ob_cluster_name=~"$ob_cluster_name"'
+# are shared between sources, and a row shows only its own source's series. Cluster names are
+# not unique in a fleet: `target` tells two clusters of the same name apart.
+TARGET_SELECTOR = 'source=~"$source", target=~"$target"'
+CLUSTER_SELECTOR = TARGET_SELECTOR + ', ob_cluster_name=~"$ob_cluster_name"'
 TENANT_SELECTOR = CLUSTER_SELECTOR + ', tenant_name=~"$tenant_name"'
+# Labels that differ between exporter replicas serving the same targets (HA): left out of every
+# aggregation, so that two replicas draw one bar or line.
+REPLICA_LABELS = "instance, pod"
+# Columns of the state tables.
+TABLE_LABELS = "target, source, ob_cluster_name, tenant_name"
+TENANT_LEGEND = "{{target}} / {{ob_cluster_name}} / {{tenant_name}}"
+CLUSTER_LEGEND = "{{target}} / {{ob_cluster_name}}"
+# Series a bar gauge shows, and lines a graph draws, at most: a fleet of 1,000 targets x 10
+# tenants shows its worst.
+TOP = 20
+TOP_LINES = 10
+WEEK = 7 * 24 * 3600
 
 BACKUP_TASK_COLOURS = {
     "COMPLETED": "green",
@@ -105,6 +120,7 @@ class Threshold:
 # Which alert each threshold belongs to: its severity colours the panels at that threshold.
 THRESHOLD_ALERTS = {
     "backup_max_age_seconds": "OceanBaseBackupTooOld",
+    "full_backup_max_age_seconds": "OceanBaseFullBackupTooOld",
     "backup_max_duration_seconds": "OceanBaseBackupRunningTooLong",
     "log_backup_max_delay_seconds": "OceanBaseLogBackupDelayHigh",
     "recovery_point_max_age_seconds": "OceanBaseRecoveryPointTooOld",
@@ -197,14 +213,45 @@ def value_colours(colours: dict[str, str]) -> list[dict[str, Any]]:
     ]
 
 
+def one(expr: str) -> str:
+    """One series per target whatever the number of exporter replicas (HA replicas serve the
+    same series apart by `instance`, and `pod` on Kubernetes)."""
+    return f"max without ({REPLICA_LABELS}) ({expr})"
+
+
+def worst(expr: str, count: int = TOP) -> str:
+    """The `count` largest values, largest first: what a bar gauge can show of a fleet."""
+    return f"sort_desc(topk({count}, {one(expr)}))"
+
+
+def _hidden_columns(*extra: str) -> dict[str, Any]:
+    hidden = ("Time", "Value", "__name__", "job", "instance", "pod", *extra)
+    return {"id": "organize", "options": {"excludeByName": dict.fromkeys(hidden, True)}}
+
+
+def _link_override(links: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    if not links:
+        return []
+    return [
+        {
+            "matcher": {"id": "byName", "options": "tenant_name"},
+            "properties": [{"id": "links", "value": links}],
+        }
+    ]
+
+
 def state_table(
     title: str,
     description: str,
-    expr: str,
+    metric: str,
+    selector: str,
     colours: dict[str, str],
     links: list[dict[str, Any]] | None = None,
+    width: int = 8,
 ) -> Panel:
-    """A table of the current state (the `status` label of the series at 1), coloured."""
+    """A table of the current state (the `status` label of the series at 1), coloured, the
+    worst states first."""
+    expr = f"max by ({TABLE_LABELS}, status) ({metric}{{{selector}}} == 1)"
     overrides: list[dict[str, Any]] = [
         {
             "matcher": {"id": "byName", "options": "status"},
@@ -212,28 +259,40 @@ def state_table(
                 {"id": "mappings", "value": value_colours(colours)},
                 {"id": "custom.cellOptions", "value": {"type": "color-background"}},
             ],
-        }
+        },
+        *_link_override(links),
     ]
-    if links:
-        overrides.append(
-            {
-                "matcher": {"id": "byName", "options": "tenant_name"},
-                "properties": [{"id": "links", "value": links}],
-            }
-        )
     return Panel(
         kind="table",
         title=title,
         description=description,
         queries=[Query(expr, instant=True, table=True)],
         unit="none",
+        width=width,
         overrides=overrides,
-        transformations=[
-            {
-                "id": "organize",
-                "options": {"excludeByName": {"Time": True, "Value": True}},
-            }
-        ],
+        transformations=[_hidden_columns()],
+        options={"showHeader": True, "cellHeight": "sm", "sortBy": [{"displayName": "status"}]},
+    )
+
+
+def info_table(
+    title: str,
+    description: str,
+    expr: str,
+    width: int = 12,
+    links: list[dict[str, Any]] | None = None,
+    hide: tuple[str, ...] = (),
+) -> Panel:
+    """A table of `_info` (or any value-1) series: one row each, its labels as columns."""
+    return Panel(
+        kind="table",
+        title=title,
+        description=description,
+        queries=[Query(expr, instant=True, table=True)],
+        unit="none",
+        width=width,
+        overrides=_link_override(links),
+        transformations=[_hidden_columns(*hide)],
         options={"showHeader": True, "cellHeight": "sm"},
     )
 
@@ -270,7 +329,8 @@ def bars(
     min_: float | None = None,
     max_: float | None = None,
 ) -> Panel:
-    """The current value per series as horizontal bars."""
+    """The current value per series as horizontal bars (give it a `worst(...)` query: a bar
+    gauge lays out every series it gets)."""
     return Panel(
         kind="bargauge",
         title=title,
@@ -348,6 +408,7 @@ def tenant_link(title: str) -> dict[str, Any]:
         "title": title,
         "url": TENANT_URL
         + "?${datasource:queryparam}&var-source=${__data.fields.source}"
+        + "&var-target=${__data.fields.target}"
         + "&var-ob_cluster_name=${__data.fields.ob_cluster_name}"
         + "&var-tenant_name=${__data.fields.tenant_name}&${__url_time_range}",
     }
@@ -356,14 +417,75 @@ def tenant_link(title: str) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- dashboards
 
 
+def firing_alerts() -> Row:
+    """What is wrong now: the OceanBase alerts Prometheus fires, the most severe first."""
+    selector = f'alertstate="firing", alertname=~"OceanBase.*", {TENANT_SELECTOR}'
+    return Row(
+        "Firing alerts",
+        [
+            Panel(
+                kind="table",
+                title="Firing OceanBase alerts",
+                description="Alerts of prometheus/alerts.yml firing now (from Prometheus' "
+                "ALERTS series: load the rules). Click a tenant for its detail; the "
+                "runbook says what to do.",
+                queries=[
+                    Query(
+                        f"max without ({REPLICA_LABELS}, alertstate) (ALERTS{{{selector}}})",
+                        instant=True,
+                        table=True,
+                    )
+                ],
+                unit="none",
+                width=24,
+                height=7,
+                overrides=[
+                    {
+                        "matcher": {"id": "byName", "options": "severity"},
+                        "properties": [
+                            {
+                                "id": "mappings",
+                                "value": value_colours({"critical": "red", "warning": "orange"}),
+                            },
+                            {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+                        ],
+                    },
+                    *_link_override([tenant_link("Tenant detail")]),
+                ],
+                transformations=[
+                    _hidden_columns(),
+                    {
+                        "id": "organize",
+                        "options": {
+                            "indexByName": {
+                                "severity": 0,
+                                "alertname": 1,
+                                "target": 2,
+                                "ob_cluster_name": 3,
+                                "tenant_name": 4,
+                            }
+                        },
+                    },
+                ],
+                options={
+                    "showHeader": True,
+                    "cellHeight": "sm",
+                    "sortBy": [{"displayName": "severity"}],
+                },
+            )
+        ],
+    )
+
+
 def overview_rows(t: dict[str, Threshold]) -> list[Row]:
-    """The backup overview: a row per source, then restores and the exporter's health."""
+    """The backup overview: firing alerts, a row per source, restores, the exporter's health."""
     obshell = f'source="obshell", {TENANT_SELECTOR}'
     ocp = f'source="ocp", {CLUSTER_SELECTOR}'
     cloud = f'source="cloud", {CLUSTER_SELECTOR}'
     cloud_tenant = f'source="cloud", {TENANT_SELECTOR}'
     data_age = t["exporter_data_max_age_seconds"]
     return [
+        firing_alerts(),
         Row(
             "obshell: data backup, log backup and recovery point per tenant",
             [
@@ -371,65 +493,121 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                     "Latest data backup",
                     "State of each tenant's latest data backup task. Click a tenant for its "
                     "detail.",
-                    "max by (source, ob_cluster_name, tenant_name, status) "
-                    f"(oceanbase_backup_task_status{{{obshell}}} == 1)",
+                    "oceanbase_backup_task_status",
+                    obshell,
                     BACKUP_TASK_COLOURS,
                     links=[tenant_link("Tenant detail")],
                 ),
+                info_table(
+                    "Tenants without a successful backup",
+                    "User tenants with no successful data backup in their history: they cannot "
+                    "be restored (OceanBaseTenantWithoutBackup fires after a day).",
+                    one(f"oceanbase_tenant_info{{{obshell}}}")
+                    + " unless on (target, ob_cluster_id, tenant_name) "
+                    + f"oceanbase_backup_last_success_timestamp_seconds{{{obshell}}}",
+                    width=8,
+                    links=[tenant_link("Tenant detail")],
+                    hide=("ob_cluster_id", "ob_tenant_id", "site"),
+                ),
                 bars(
                     "Time since the last successful data backup",
-                    "Turns the colour of OceanBaseBackupTooOld at its threshold.",
-                    f"time() - oceanbase_backup_last_success_timestamp_seconds{{{obshell}}}",
+                    f"The {TOP} oldest. Turns the colour of OceanBaseBackupTooOld at its "
+                    "threshold.",
+                    worst(f"time() - oceanbase_backup_last_success_timestamp_seconds{{{obshell}}}"),
                     "s",
-                    "{{ob_cluster_name}} / {{tenant_name}}",
+                    TENANT_LEGEND,
                     steps_for(t["backup_max_age_seconds"]),
                 ),
                 bars(
-                    "Running data backups: time running",
-                    "Turns the colour of OceanBaseBackupRunningTooLong at its threshold.",
-                    f"oceanbase:backup_task_running_seconds{{{obshell}}}",
+                    "Time since the last successful full backup",
+                    f"The {TOP} oldest FULL backups (incrementals build on them). Turns the colour "
+                    "of OceanBaseFullBackupTooOld at its threshold.",
+                    worst(
+                        "time() - oceanbase_backup_last_full_success_timestamp_seconds"
+                        f"{{{obshell}}}"
+                    ),
                     "s",
-                    "{{ob_cluster_name}} / {{tenant_name}}",
+                    TENANT_LEGEND,
+                    steps_for(t["full_backup_max_age_seconds"]),
+                ),
+                bars(
+                    "Backup failures in the last 7 days",
+                    f"Tenants whose latest failed data backup ended within 7 days, and how long "
+                    f"ago (the {TOP} most recent). The tenant detail has the error.",
+                    f"sort(bottomk({TOP}, "
+                    + one(
+                        f"time() - oceanbase_backup_last_failure_timestamp_seconds{{{obshell}}}"
+                        f" < {WEEK}"
+                    )
+                    + "))",
+                    "s",
+                    TENANT_LEGEND,
+                ),
+                bars(
+                    "Running data backups: time running",
+                    f"The {TOP} longest. Turns the colour of OceanBaseBackupRunningTooLong at its "
+                    "threshold.",
+                    worst(f"oceanbase:backup_task_running_seconds{{{obshell}}}"),
+                    "s",
+                    TENANT_LEGEND,
                     steps_for(t["backup_max_duration_seconds"]),
                 ),
                 graph(
-                    "Data backup output rate",
-                    "Bytes per second the latest data backup task writes (its average so far).",
+                    "Data backup duration history",
+                    f"How long each tenant's data backups took (the {TOP_LINES} longest): each "
+                    "step is a finished task.",
                     [
                         Query(
-                            f"oceanbase_backup_task_output_bytes_per_second{{{obshell}}}",
-                            "{{ob_cluster_name}} / {{tenant_name}}",
+                            f"topk({TOP_LINES}, "
+                            + one(
+                                f"oceanbase_backup_task_end_timestamp_seconds{{{obshell}}} - "
+                                f"oceanbase_backup_task_start_timestamp_seconds{{{obshell}}}"
+                            )
+                            + ")",
+                            TENANT_LEGEND,
+                        )
+                    ],
+                    "s",
+                ),
+                graph(
+                    "Data backup output rate",
+                    f"Bytes per second the latest data backup task writes (its average so far; "
+                    f"the {TOP_LINES} fastest).",
+                    [
+                        Query(
+                            f"topk({TOP_LINES}, "
+                            + one(f"oceanbase_backup_task_output_bytes_per_second{{{obshell}}}")
+                            + ")",
+                            TENANT_LEGEND,
                         )
                     ],
                     "Bps",
                 ),
                 bars(
                     "Tablet progress",
-                    "Finished / total tablets of the latest data backup task.",
-                    f"oceanbase_backup_task_tablet_progress_ratio{{{obshell}}}",
+                    f"Finished / total tablets of the latest data backup task (the {TOP} least "
+                    "advanced).",
+                    f"sort(bottomk({TOP}, "
+                    + one(f"oceanbase_backup_task_tablet_progress_ratio{{{obshell}}}")
+                    + "))",
                     "percentunit",
-                    "{{ob_cluster_name}} / {{tenant_name}}",
-                    min_=0,
-                    max_=1,
-                ),
-                bars(
-                    "Macro-block progress",
-                    "Finished / total macro blocks of the latest data backup task.",
-                    f"oceanbase_backup_task_macro_block_progress_ratio{{{obshell}}}",
-                    "percentunit",
-                    "{{ob_cluster_name}} / {{tenant_name}}",
+                    TENANT_LEGEND,
                     min_=0,
                     max_=1,
                 ),
                 graph(
                     "Log backup delay",
-                    "Age of the log backup (archive) checkpoint. The line is "
-                    "OceanBaseLogBackupDelayHigh's threshold.",
+                    f"Age of the log backup (archive) checkpoint (the {TOP_LINES} oldest). The "
+                    "line is OceanBaseLogBackupDelayHigh's threshold.",
                     [
                         Query(
-                            "time() - oceanbase_log_backup_checkpoint_timestamp_seconds"
-                            f"{{{obshell}}}",
-                            "{{ob_cluster_name}} / {{tenant_name}}",
+                            f"topk({TOP_LINES}, "
+                            + one(
+                                "time() - oceanbase_log_backup_checkpoint_timestamp_seconds"
+                                f"{{{obshell}}}"
+                            )
+                            + ")",
+                            TENANT_LEGEND,
                         )
                     ],
                     "s",
@@ -437,22 +615,28 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                 ),
                 state_table(
                     "Log backup",
-                    "State of each tenant's log backup (archive) round.",
-                    "max by (source, ob_cluster_name, tenant_name, status) "
-                    f"(oceanbase_log_backup_status{{{obshell}}} == 1)",
+                    "State of each tenant's log backup (archive) round. NOT_RUNNING: a "
+                    "checkpoint but no running round (obshell cannot tell interrupted from "
+                    "stopped).",
+                    "oceanbase_log_backup_status",
+                    obshell,
                     LOG_BACKUP_COLOURS,
                     links=[tenant_link("Tenant detail")],
                 ),
                 graph(
                     "Recovery point age",
                     "The data a disaster now would lose: time since the latest point each tenant "
-                    "can provably be restored to. The line is the RPO of "
-                    "OceanBaseRecoveryPointTooOld.",
+                    f"can provably be restored to (the {TOP_LINES} oldest). The line is the RPO "
+                    "of OceanBaseRecoveryPointTooOld.",
                     [
                         Query(
-                            "time() - oceanbase_backup_recovery_point_timestamp_seconds"
-                            f"{{{obshell}}}",
-                            "{{ob_cluster_name}} / {{tenant_name}}",
+                            f"topk({TOP_LINES}, "
+                            + one(
+                                "time() - oceanbase_backup_recovery_point_timestamp_seconds"
+                                f"{{{obshell}}}"
+                            )
+                            + ")",
+                            TENANT_LEGEND,
                         )
                     ],
                     "s",
@@ -460,10 +644,10 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                 ),
                 bars(
                     "Latest data backup size",
-                    "Bytes the latest data backup task has written.",
-                    f"oceanbase_backup_task_output_bytes{{{obshell}}}",
+                    f"Bytes the latest data backup task has written (the {TOP} largest).",
+                    worst(f"oceanbase_backup_task_output_bytes{{{obshell}}}"),
                     "bytes",
-                    "{{ob_cluster_name}} / {{tenant_name}}",
+                    TENANT_LEGEND,
                     width=24,
                 ),
             ],
@@ -474,15 +658,15 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                 state_table(
                     "Cluster status",
                     "The cluster's state as OCP reports it.",
-                    "max by (source, ob_cluster_name, status) "
-                    f"(oceanbase_cluster_status{{{ocp}}} == 1)",
+                    "oceanbase_cluster_status",
+                    ocp,
                     CLUSTER_COLOURS,
                 ),
                 state_table(
                     "Backup scheduling",
                     "State of the cluster's backup schedule in OCP.",
-                    "max by (source, ob_cluster_name, status) "
-                    f"(oceanbase_backup_schedule_status{{{ocp}}} == 1)",
+                    "oceanbase_backup_schedule_status",
+                    ocp,
                     SCHEDULE_COLOURS,
                 ),
                 stat(
@@ -490,8 +674,8 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                     "Whether OCP has a backup strategy for the cluster.",
                     [
                         Query(
-                            f"oceanbase_backup_strategy_configured{{{ocp}}}",
-                            "{{ob_cluster_name}}",
+                            one(f"oceanbase_backup_strategy_configured{{{ocp}}}"),
+                            CLUSTER_LEGEND,
                             instant=True,
                         )
                     ],
@@ -508,21 +692,26 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                 ),
                 bars(
                     "Time since the last successful data backup",
-                    "OCP's lastDataBackupTime per cluster. Turns the colour of "
-                    "OceanBaseBackupTooOld at its threshold.",
-                    f"time() - oceanbase_backup_last_success_timestamp_seconds{{{ocp}}}",
+                    f"OCP's lastDataBackupTime per cluster (the {TOP} oldest). Turns the colour "
+                    "of OceanBaseBackupTooOld at its threshold.",
+                    worst(f"time() - oceanbase_backup_last_success_timestamp_seconds{{{ocp}}}"),
                     "s",
-                    "{{ob_cluster_name}}",
+                    CLUSTER_LEGEND,
                     steps_for(t["backup_max_age_seconds"]),
                 ),
                 graph(
                     "Log backup delay",
-                    "Age of the cluster's log backup checkpoint. The line is "
-                    "OceanBaseLogBackupDelayHigh's threshold.",
+                    f"Age of the cluster's log backup checkpoint (the {TOP_LINES} oldest). The "
+                    "line is OceanBaseLogBackupDelayHigh's threshold.",
                     [
                         Query(
-                            f"time() - oceanbase_log_backup_checkpoint_timestamp_seconds{{{ocp}}}",
-                            "{{ob_cluster_name}}",
+                            f"topk({TOP_LINES}, "
+                            + one(
+                                "time() - oceanbase_log_backup_checkpoint_timestamp_seconds"
+                                f"{{{ocp}}}"
+                            )
+                            + ")",
+                            CLUSTER_LEGEND,
                         )
                     ],
                     "s",
@@ -531,11 +720,17 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                 graph(
                     "Recovery point age",
                     "Approximation from OCP (the log backup checkpoint once a data backup "
-                    "exists). The line is the RPO of OceanBaseRecoveryPointTooOld.",
+                    f"exists; the {TOP_LINES} oldest). The line is the RPO of "
+                    "OceanBaseRecoveryPointTooOld.",
                     [
                         Query(
-                            f"time() - oceanbase_backup_recovery_point_timestamp_seconds{{{ocp}}}",
-                            "{{ob_cluster_name}}",
+                            f"topk({TOP_LINES}, "
+                            + one(
+                                "time() - oceanbase_backup_recovery_point_timestamp_seconds"
+                                f"{{{ocp}}}"
+                            )
+                            + ")",
+                            CLUSTER_LEGEND,
                         )
                     ],
                     "s",
@@ -543,10 +738,10 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                 ),
                 bars(
                     "Backup size",
-                    "Size of the cluster's backups as OCP reports it.",
-                    f"oceanbase_backup_size_bytes{{{ocp}}}",
+                    f"Size of the cluster's backups as OCP reports it (the {TOP} largest).",
+                    worst(f"oceanbase_backup_size_bytes{{{ocp}}}"),
                     "bytes",
-                    "{{ob_cluster_name}}",
+                    CLUSTER_LEGEND,
                     width=16,
                 ),
             ],
@@ -557,49 +752,65 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                 state_table(
                     "Latest backup set",
                     "State of the latest data backup set of each instance and tenant.",
-                    "max by (source, ob_cluster_name, tenant_name, status) "
-                    f"(oceanbase_backup_set_status{{{cloud_tenant}}} == 1)",
+                    "oceanbase_backup_set_status",
+                    cloud_tenant,
                     BACKUP_SET_COLOURS,
                     links=[tenant_link("Tenant detail")],
                 ),
                 bars(
                     "Time since the last successful backup",
-                    "The newest DONE backup set per instance. Turns the colour of "
-                    "OceanBaseBackupTooOld at its threshold.",
-                    f"time() - oceanbase_backup_last_success_timestamp_seconds{{{cloud}}}",
+                    f"The newest DONE backup set per instance (the {TOP} oldest). Turns the "
+                    "colour of OceanBaseBackupTooOld at its threshold.",
+                    worst(f"time() - oceanbase_backup_last_success_timestamp_seconds{{{cloud}}}"),
                     "s",
-                    "{{ob_cluster_name}}",
+                    CLUSTER_LEGEND,
                     steps_for(t["backup_max_age_seconds"]),
                 ),
                 graph(
                     "Recovery point age",
                     "Age of the newest DONE backup set's checkpoint: a lower bound, since the "
                     "Cloud API shows no log backup, so OceanBaseRecoveryPointTooOld leaves "
-                    "Cloud out.",
+                    f"Cloud out (the {TOP_LINES} oldest).",
                     [
                         Query(
-                            "time() - oceanbase_backup_recovery_point_timestamp_seconds"
-                            f"{{{cloud}}}",
-                            "{{ob_cluster_name}}",
+                            f"topk({TOP_LINES}, "
+                            + one(
+                                "time() - oceanbase_backup_recovery_point_timestamp_seconds"
+                                f"{{{cloud}}}"
+                            )
+                            + ")",
+                            CLUSTER_LEGEND,
                         )
                     ],
                     "s",
                 ),
+                info_table(
+                    "Backup set details",
+                    "The latest backup set of each instance (tenant_name empty) and of each "
+                    "tenant in it: its id, full or incremental, trigger, validity and the "
+                    "upstream status.",
+                    one(f"oceanbase_backup_set_info{{{cloud_tenant}}}"),
+                    width=24,
+                    links=[tenant_link("Tenant detail")],
+                    hide=("ob_cluster_id", "ob_tenant_id", "site"),
+                ),
                 bars(
                     "Latest backup set size",
-                    "dataBackupSize of the latest set, read as GiB.",
-                    f"oceanbase_backup_set_size_bytes{{{cloud_tenant}}}",
+                    f"dataBackupSize of the latest set, read as GiB (the {TOP} largest).",
+                    worst(f"oceanbase_backup_set_size_bytes{{{cloud_tenant}}}"),
                     "bytes",
-                    "{{ob_cluster_name}} {{tenant_name}}",
+                    TENANT_LEGEND,
                     width=12,
                 ),
                 bars(
                     "Latest backup set duration",
-                    "End minus start of the latest finished set.",
-                    f"oceanbase_backup_set_end_timestamp_seconds{{{cloud_tenant}}} "
-                    f"- oceanbase_backup_set_start_timestamp_seconds{{{cloud_tenant}}}",
+                    f"End minus start of the latest finished set (the {TOP} longest).",
+                    worst(
+                        f"oceanbase_backup_set_end_timestamp_seconds{{{cloud_tenant}}} "
+                        f"- oceanbase_backup_set_start_timestamp_seconds{{{cloud_tenant}}}"
+                    ),
                     "s",
-                    "{{ob_cluster_name}} {{tenant_name}}",
+                    TENANT_LEGEND,
                     width=12,
                 ),
             ],
@@ -611,42 +822,53 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                     "Restore phase",
                     "Phase of the newest restore into each tenant (finished ones stay for "
                     "restore_history).",
-                    "max by (source, ob_cluster_name, tenant_name, status) "
-                    f"(oceanbase_restore_status{{{TENANT_SELECTOR}}} == 1)",
+                    "oceanbase_restore_status",
+                    TENANT_SELECTOR,
                     RESTORE_COLOURS,
                     links=[tenant_link("Tenant detail")],
+                ),
+                info_table(
+                    "Restore details",
+                    "Each restore: its job, the tenant and cluster it restores from, its phase "
+                    "(raw_status) and OceanBase's comment (the cause of a failure).",
+                    one(f"oceanbase_restore_info{{{TENANT_SELECTOR}}}"),
+                    width=16,
+                    links=[tenant_link("Tenant detail")],
+                    hide=("ob_cluster_id", "restore_tenant_id", "site"),
                 ),
                 graph(
                     "Restore progress",
                     "Data restore and log recovery progress as OceanBase reports them.",
                     [
                         Query(
-                            f"oceanbase_restore_progress_ratio{{{TENANT_SELECTOR}}}",
-                            "{{ob_cluster_name}} / {{tenant_name}} data",
+                            one(f"oceanbase_restore_progress_ratio{{{TENANT_SELECTOR}}}"),
+                            TENANT_LEGEND + " data",
                         ),
                         Query(
-                            f"oceanbase_restore_recover_progress_ratio{{{TENANT_SELECTOR}}}",
-                            "{{ob_cluster_name}} / {{tenant_name}} log",
+                            one(f"oceanbase_restore_recover_progress_ratio{{{TENANT_SELECTOR}}}"),
+                            TENANT_LEGEND + " log",
                         ),
                     ],
                     "percentunit",
                     min_=0,
                     max_=1,
+                    width=12,
                 ),
                 graph(
                     "Restored bytes",
                     "Bytes restored so far, and the total to restore.",
                     [
                         Query(
-                            f"oceanbase_restore_finished_bytes{{{TENANT_SELECTOR}}}",
-                            "{{ob_cluster_name}} / {{tenant_name}} restored",
+                            one(f"oceanbase_restore_finished_bytes{{{TENANT_SELECTOR}}}"),
+                            TENANT_LEGEND + " restored",
                         ),
                         Query(
-                            f"oceanbase_restore_bytes{{{TENANT_SELECTOR}}}",
-                            "{{ob_cluster_name}} / {{tenant_name}} total",
+                            one(f"oceanbase_restore_bytes{{{TENANT_SELECTOR}}}"),
+                            TENANT_LEGEND + " total",
                         ),
                     ],
                     "bytes",
+                    width=12,
                 ),
             ],
         ),
@@ -655,11 +877,13 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
             [
                 stat(
                     "Targets up",
-                    "Whether the last poll of each target reached its API and authenticated.",
+                    "Whether the last poll of each target by each exporter reached its API and "
+                    "authenticated.",
                     [
                         Query(
-                            'oceanbase_backup_exporter_target_up{source=~"$source"}',
-                            "{{target}}",
+                            "oceanbase_backup_exporter_target_up"
+                            '{source=~"$source", target=~"$target"}',
+                            "{{target}} ({{instance}})",
                             instant=True,
                         )
                     ],
@@ -676,11 +900,12 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                 ),
                 graph(
                     "Poll duration",
-                    "Length of each target's last poll.",
+                    "Length of each target's last poll, by exporter.",
                     [
                         Query(
-                            'oceanbase_backup_exporter_last_poll_duration_seconds{source=~"$source"}',
-                            "{{target}}",
+                            "oceanbase_backup_exporter_last_poll_duration_seconds"
+                            '{source=~"$source", target=~"$target"}',
+                            "{{target}} ({{instance}})",
                         )
                     ],
                     "s",
@@ -690,22 +915,26 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                     "Failed upstream requests per second, by target and reason.",
                     [
                         Query(
-                            "sum by (target, reason) "
-                            '(oceanbase:backup_exporter_poll_errors:rate5m{source=~"$source"})',
-                            "{{target}} {{reason}}",
+                            "sum by (target, instance, reason) "
+                            "(oceanbase:backup_exporter_poll_errors:rate5m"
+                            '{source=~"$source", target=~"$target"})',
+                            "{{target}} ({{instance}}) {{reason}}",
                         )
                     ],
                     "reqps",
                 ),
                 graph(
                     "Data age",
-                    "Time since each target's last complete poll. The lines are the "
-                    "per-source thresholds of OceanBaseBackupExporterDataStale.",
+                    "Time since each target's last complete poll, by exporter. The lines are "
+                    "the per-source thresholds of OceanBaseBackupExporterDataStale.",
                     [
                         Query(
-                            "time() - oceanbase_backup_exporter_last_poll_success_timestamp_seconds"
-                            f'{{source="{source}", source=~"$source"}}',
-                            "{{target}}",
+                            # A poll may end while a scrape of it is under way: its end is then
+                            # a few ms after the sample's (the scrape's start) time.
+                            "clamp_min(time() - "
+                            "oceanbase_backup_exporter_last_poll_success_timestamp_seconds"
+                            f'{{source="{source}", source=~"$source", target=~"$target"}}, 0)',
+                            "{{target}} ({{instance}})",
                         )
                         for source in ("obshell", "ocp", "cloud")
                     ],
@@ -727,23 +956,24 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                 ),
                 graph(
                     "Upstream requests",
-                    "Requests per second to each target's API.",
+                    "Requests per second to each target's API, by exporter.",
                     [
                         Query(
-                            'oceanbase:backup_exporter_requests:rate5m{source=~"$source"}',
-                            "{{target}}",
+                            "oceanbase:backup_exporter_requests:rate5m"
+                            '{source=~"$source", target=~"$target"}',
+                            "{{target}} ({{instance}})",
                         )
                     ],
                     "reqps",
                 ),
                 graph(
                     "Upstream latency (p99)",
-                    "99th percentile latency of each target's API, by route.",
+                    "99th percentile latency of each target's API, by route and exporter.",
                     [
                         Query(
                             "oceanbase:backup_exporter_request_duration_seconds:p99_5m"
-                            '{source=~"$source"}',
-                            "{{target}} {{endpoint}}",
+                            '{source=~"$source", target=~"$target"}',
+                            "{{target}} ({{instance}}) {{endpoint}}",
                         )
                     ],
                     "s",
@@ -772,8 +1002,10 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                     "The line is OceanBaseBackupTooOld's threshold.",
                     [
                         Query(
-                            "time() - oceanbase_backup_last_success_timestamp_seconds"
-                            f"{{{obshell}}}",
+                            one(
+                                "time() - oceanbase_backup_last_success_timestamp_seconds"
+                                f"{{{obshell}}}"
+                            ),
                             "since last success",
                         )
                     ],
@@ -781,17 +1013,51 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                     steps_for(t["backup_max_age_seconds"]),
                     width=12,
                 ),
+                graph(
+                    "Time since the last successful full backup",
+                    "Incremental backups build on the latest full one. The line is "
+                    "OceanBaseFullBackupTooOld's threshold.",
+                    [
+                        Query(
+                            one(
+                                "time() - oceanbase_backup_last_full_success_timestamp_seconds"
+                                f"{{{obshell}}}"
+                            ),
+                            "since last full backup",
+                        )
+                    ],
+                    "s",
+                    steps_for(t["full_backup_max_age_seconds"]),
+                    width=12,
+                ),
+                graph(
+                    "Data backup duration history",
+                    "How long each data backup took: each step is a finished task.",
+                    [
+                        Query(
+                            one(
+                                f"oceanbase_backup_task_end_timestamp_seconds{{{obshell}}} - "
+                                f"oceanbase_backup_task_start_timestamp_seconds{{{obshell}}}"
+                            ),
+                            "duration",
+                        )
+                    ],
+                    "s",
+                    width=12,
+                ),
                 stat(
                     "Last success and failure",
                     "When the latest successful and the latest failed data backup ended.",
                     [
                         Query(
-                            f"oceanbase_backup_last_success_timestamp_seconds{{{obshell}}} * 1000",
+                            one(f"oceanbase_backup_last_success_timestamp_seconds{{{obshell}}}")
+                            + " * 1000",
                             "last success",
                             instant=True,
                         ),
                         Query(
-                            f"oceanbase_backup_last_failure_timestamp_seconds{{{obshell}}} * 1000",
+                            one(f"oceanbase_backup_last_failure_timestamp_seconds{{{obshell}}}")
+                            + " * 1000",
                             "last failure",
                             instant=True,
                         ),
@@ -805,7 +1071,7 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                     "0 for success, else the OceanBase error code of the latest task.",
                     [
                         Query(
-                            f"oceanbase_backup_task_result_code{{{obshell}}}",
+                            one(f"oceanbase_backup_task_result_code{{{obshell}}}"),
                             "result",
                             instant=True,
                         )
@@ -820,41 +1086,23 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                         },
                     ],
                 ),
-                Panel(
-                    kind="table",
-                    title="Latest task",
-                    description="Identity of the latest data backup task; raw_status is the "
-                    "phase, comment the error text.",
-                    queries=[
-                        Query(f"oceanbase_backup_task_info{{{obshell}}}", instant=True, table=True)
-                    ],
-                    unit="none",
-                    width=12,
-                    transformations=[
-                        {
-                            "id": "organize",
-                            "options": {
-                                "excludeByName": {
-                                    "Time": True,
-                                    "Value": True,
-                                    "__name__": True,
-                                    "job": True,
-                                    "instance": True,
-                                }
-                            },
-                        }
-                    ],
-                    options={"showHeader": True, "cellHeight": "sm"},
+                info_table(
+                    "Latest task",
+                    "Identity of the latest data backup task; raw_status is the phase, comment "
+                    "the error text.",
+                    one(f"oceanbase_backup_task_info{{{obshell}}}"),
+                    hide=("site",),
                 ),
                 graph(
                     "Progress",
                     "Finished / total tablets and macro blocks of the latest task.",
                     [
                         Query(
-                            f"oceanbase_backup_task_tablet_progress_ratio{{{obshell}}}", "tablets"
+                            one(f"oceanbase_backup_task_tablet_progress_ratio{{{obshell}}}"),
+                            "tablets",
                         ),
                         Query(
-                            f"oceanbase_backup_task_macro_block_progress_ratio{{{obshell}}}",
+                            one(f"oceanbase_backup_task_macro_block_progress_ratio{{{obshell}}}"),
                             "macro blocks",
                         ),
                     ],
@@ -867,7 +1115,7 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                     "Bytes per second the latest task writes (its average so far).",
                     [
                         Query(
-                            f"oceanbase_backup_task_output_bytes_per_second{{{obshell}}}",
+                            one(f"oceanbase_backup_task_output_bytes_per_second{{{obshell}}}"),
                             "output rate",
                         )
                     ],
@@ -877,8 +1125,8 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                     "Bytes read and written",
                     "Input and output bytes of the latest task.",
                     [
-                        Query(f"oceanbase_backup_task_input_bytes{{{obshell}}}", "read"),
-                        Query(f"oceanbase_backup_task_output_bytes{{{obshell}}}", "written"),
+                        Query(one(f"oceanbase_backup_task_input_bytes{{{obshell}}}"), "read"),
+                        Query(one(f"oceanbase_backup_task_output_bytes{{{obshell}}}"), "written"),
                     ],
                     "bytes",
                 ),
@@ -893,11 +1141,16 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                     "The line is OceanBaseLogBackupDelayHigh's threshold.",
                     [
                         Query(
-                            "time() - oceanbase_log_backup_checkpoint_timestamp_seconds"
-                            f"{{{obshell}}}",
+                            one(
+                                "time() - oceanbase_log_backup_checkpoint_timestamp_seconds"
+                                f"{{{obshell}}}"
+                            ),
                             "checkpoint age",
                         ),
-                        Query(f"oceanbase_log_backup_delay_seconds{{{obshell}}}", "reported delay"),
+                        Query(
+                            one(f"oceanbase_log_backup_delay_seconds{{{obshell}}}"),
+                            "reported delay",
+                        ),
                     ],
                     "s",
                     steps_for(t["log_backup_max_delay_seconds"]),
@@ -915,8 +1168,10 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                     "OceanBaseRecoveryPointTooOld.",
                     [
                         Query(
-                            "time() - oceanbase_backup_recovery_point_timestamp_seconds"
-                            f"{{{obshell}}}",
+                            one(
+                                "time() - oceanbase_backup_recovery_point_timestamp_seconds"
+                                f"{{{obshell}}}"
+                            ),
                             "recovery point age",
                         )
                     ],
@@ -939,9 +1194,12 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                     "Restore progress",
                     "Data restore and log recovery progress.",
                     [
-                        Query(f"oceanbase_restore_progress_ratio{{{TENANT_SELECTOR}}}", "data"),
                         Query(
-                            f"oceanbase_restore_recover_progress_ratio{{{TENANT_SELECTOR}}}", "log"
+                            one(f"oceanbase_restore_progress_ratio{{{TENANT_SELECTOR}}}"), "data"
+                        ),
+                        Query(
+                            one(f"oceanbase_restore_recover_progress_ratio{{{TENANT_SELECTOR}}}"),
+                            "log",
                         ),
                     ],
                     "percentunit",
@@ -953,11 +1211,22 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                     "Restored bytes",
                     "Bytes restored so far, and the total to restore.",
                     [
-                        Query(f"oceanbase_restore_finished_bytes{{{TENANT_SELECTOR}}}", "restored"),
-                        Query(f"oceanbase_restore_bytes{{{TENANT_SELECTOR}}}", "total"),
+                        Query(
+                            one(f"oceanbase_restore_finished_bytes{{{TENANT_SELECTOR}}}"),
+                            "restored",
+                        ),
+                        Query(one(f"oceanbase_restore_bytes{{{TENANT_SELECTOR}}}"), "total"),
                     ],
                     "bytes",
                     width=6,
+                ),
+                info_table(
+                    "Restore details",
+                    "The restore's job, the tenant and cluster it restores from, its phase "
+                    "(raw_status) and OceanBase's comment (the cause of a failure).",
+                    one(f"oceanbase_restore_info{{{TENANT_SELECTOR}}}"),
+                    width=24,
+                    hide=("ob_cluster_id", "restore_tenant_id", "site"),
                 ),
             ],
         ),
@@ -973,9 +1242,17 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                 graph(
                     "Backup set size",
                     "dataBackupSize of the latest set, read as GiB.",
-                    [Query(f"oceanbase_backup_set_size_bytes{{{cloud}}}", "size")],
+                    [Query(one(f"oceanbase_backup_set_size_bytes{{{cloud}}}"), "size")],
                     "bytes",
                     width=12,
+                ),
+                info_table(
+                    "Backup set details",
+                    "The tenant's latest backup set: id, full or incremental, trigger, validity "
+                    "and the upstream status.",
+                    one(f"oceanbase_backup_set_info{{{cloud}}}"),
+                    width=24,
+                    hide=("ob_cluster_id", "ob_tenant_id", "site"),
                 ),
             ],
         ),
@@ -1069,7 +1346,7 @@ def layout(rows: list[Row]) -> list[dict[str, Any]]:
 
 def variable(name: str, label: str, query: str, multi: bool) -> dict[str, Any]:
     """A query variable over label values, refreshed when the time range changes."""
-    return {
+    body: dict[str, Any] = {
         "type": "query",
         "name": name,
         "label": label,
@@ -1080,16 +1357,20 @@ def variable(name: str, label: str, query: str, multi: bool) -> dict[str, Any]:
         "sort": 1,
         "multi": multi,
         "includeAll": multi,
-        # `.*` also matches series without the label (cluster-level series of OCP and Cloud).
-        "allValue": ".*" if multi else None,
+
         "current": {},
         "options": [],
         "hide": 0,
     }
+    if multi:
+        # `.*` also matches series without the label (cluster-level series of OCP and Cloud).
+        body["allValue"] = ".*"
+    return body
 
 
 def templating(multi_tenant: bool) -> dict[str, Any]:
-    """datasource, then source -> ob_cluster_name -> tenant_name, each narrowed by those before."""
+    """datasource, then source -> target -> ob_cluster_name -> tenant_name, each narrowed by
+    those before."""
     tenant_series = (
         '{__name__=~"oceanbase_tenant_info|oceanbase_backup_set_status|oceanbase_restore_status",'
         f" {CLUSTER_SELECTOR}}}"
@@ -1114,9 +1395,15 @@ def templating(multi_tenant: bool) -> dict[str, Any]:
                 multi=True,
             ),
             variable(
+                "target",
+                "Target",
+                'label_values(oceanbase_backup_exporter_target_up{source=~"$source"}, target)',
+                multi=multi_tenant,
+            ),
+            variable(
                 "ob_cluster_name",
                 "Cluster",
-                'label_values(oceanbase_cluster_info{source=~"$source"}, ob_cluster_name)',
+                f"label_values(oceanbase_cluster_info{{{TARGET_SELECTOR}}}, ob_cluster_name)",
                 multi=True,
             ),
             variable(

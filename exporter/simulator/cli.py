@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed",
         type=float,
         default=1.0,
-        help="simulated seconds per real second (3600: an hour a second)",
+        help="compress simulated work (backup runs and schedules, restores, tenant churn) by"
+        " this factor; timestamps stay at or before the real clock; 0 freezes the world",
     )
     parser.add_argument(
         "--latency",

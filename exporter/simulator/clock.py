@@ -1,4 +1,10 @@
-"""Simulated time: the world's clock runs `speed` times as fast as the host's."""
+"""Simulated time: the host's clock, with simulated work compressed by `speed`.
+
+The simulator never reports the future: every timestamp it serves is at or before the real
+clock, so that Prometheus' `time() - x` stays a true age. To make things happen sooner, the
+world is built with its durations (backup runs and intervals, restores, tenant churn) divided
+by `speed` instead of letting its clock run ahead.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,11 @@ import time
 
 
 class SimClock:
-    """Simulated seconds since the epoch = start + real elapsed x speed + manual advances.
+    """The world's clock: the host's real time, or frozen at `start` with `speed` 0.
 
-    Only the backup world runs on this clock; auth expiry is checked against the host's real
-    clock, because clients sign with theirs.
+    `advance` jumps ahead, so that a test sees an hour pass without waiting for it; only
+    tests use it, and only they see timestamps ahead of the real clock. Auth expiry is checked
+    against the host's real clock too, because clients sign with theirs.
     """
 
     def __init__(self, speed: float = 1.0, start: float | None = None) -> None:
@@ -17,15 +24,17 @@ class SimClock:
             raise ValueError("speed must not be negative")
         self.speed = speed
         self.start = time.time() if start is None else start
-        self._origin = time.monotonic()
         self._advanced = 0.0
 
     def now(self) -> float:
-        """The simulated time, in seconds since the epoch."""
-        return self.start + (time.monotonic() - self._origin) * self.speed + self._advanced
+        """The simulated time, in seconds since the epoch: never ahead of the real clock
+        unless a test advanced it."""
+        if self.speed == 0:
+            return self.start + self._advanced
+        return time.time() + self._advanced
 
     def advance(self, seconds: float) -> None:
-        """Jump ahead, e.g. so a test sees an hour pass without waiting for it."""
+        """Jump ahead (tests only)."""
         if seconds < 0:
             raise ValueError("simulated time only moves forward")
         self._advanced += seconds

@@ -51,6 +51,7 @@ class Simulator:
             seed=seed,
             password=password,
             agent_password=agent_password,
+            speed=speed,
         )
         self.faults = Faults(seed=seed)
         if latency > 0:

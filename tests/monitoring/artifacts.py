@@ -28,8 +28,9 @@ SOURCES = ("obshell", "ocp", "cloud")
 
 # Series Prometheus makes itself, which rules may read.
 PROMETHEUS_SERIES = frozenset({"up", "ALERTS"})
-# Labels Prometheus adds (job, instance) or puts on ALERTS.
-PROMETHEUS_LABELS = frozenset({"job", "instance", "alertname", "alertstate", "severity"})
+# Labels Prometheus adds (job, instance; pod where the Prometheus Operator scrapes a pod) or
+# puts on ALERTS.
+PROMETHEUS_LABELS = frozenset({"job", "instance", "pod", "alertname", "alertstate", "severity"})
 
 
 def generator() -> ModuleType:
@@ -114,7 +115,7 @@ def substitute(expr: str, values: dict[str, str]) -> str:
 
 
 # Every variable on "All": the regex the dashboards set as allValue.
-ALL = {"source": ".*", "ob_cluster_name": ".*", "tenant_name": ".*"}
+ALL = {"source": ".*", "target": ".*", "ob_cluster_name": ".*", "tenant_name": ".*"}
 
 
 def rules() -> list[dict[str, Any]]:

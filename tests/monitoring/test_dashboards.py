@@ -7,6 +7,9 @@ import re
 from typing import Any
 
 import pytest
+from grafana_foundation_sdk.cog import plugins
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from tests.monitoring import artifacts
 from tests.monitoring.artifacts import SOURCES
@@ -82,29 +85,34 @@ def test_no_datasource_is_hard_coded(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
 def test_variables_are_chained(name: str) -> None:
     variables = {v["name"]: v for v in DASHBOARDS[name]["templating"]["list"]}
-    assert list(variables) == ["datasource", "source", "ob_cluster_name", "tenant_name"]
+    assert list(variables) == ["datasource", "source", "target", "ob_cluster_name", "tenant_name"]
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
     for later, earlier in (
-        ("ob_cluster_name", ["source"]),
-        ("tenant_name", ["source", "ob_cluster_name"]),
+        ("target", ["source"]),
+        ("ob_cluster_name", ["source", "target"]),
+        ("tenant_name", ["source", "target", "ob_cluster_name"]),
     ):
         for variable in earlier:
             assert f"${variable}" in variables[later]["definition"], f"{later} ignores ${variable}"
-    for variable in ("source", "ob_cluster_name", "tenant_name"):
+    for variable in ("source", "target", "ob_cluster_name", "tenant_name"):
         assert variables[variable]["datasource"] == DATASOURCE
         assert variables[variable]["query"]["query"] == variables[variable]["definition"]
         if variables[variable]["includeAll"]:
             # `.*`, not a union of the values, so that cluster-level series (no tenant_name) pass
             assert variables[variable]["allValue"] == ".*"
-    tenant_multi = variables["tenant_name"]["multi"]
-    assert tenant_multi is (name == "oceanbase-backup-overview.json"), "one tenant on the detail"
+    for variable in ("target", "tenant_name"):
+        multi = variables[variable]["multi"]
+        assert multi is (name == "oceanbase-backup-overview.json"), "one tenant on the detail"
 
 
 def test_every_query_narrows_by_the_variables() -> None:
     for query in artifacts.panel_queries():
         expr = query.target["expr"]
         assert 'source=~"$source"' in expr, query.name
+        # Cluster names are not unique in a fleet: every selector, not only every query.
+        selectors = re.findall(r"\{[^{}]*\}", expr.replace("{{", "").replace("}}", ""))
+        assert all('target=~"$target"' in sel for sel in selectors), query.name
         if "tenant_name" in artifacts.names(artifacts.substitute(expr, artifacts.ALL)).labels:
             continue
         if query.row != "Exporter health":
@@ -123,7 +131,9 @@ def test_overview_has_a_row_per_source_then_restores_and_exporter_health() -> No
             by_row.setdefault(query.row, set()).add(query.source)
     per_source = [row for row in rows if len(by_row[row]) == 1 and None not in by_row[row]]
     assert [next(iter(by_row[row])) for row in per_source] == list(SOURCES)
-    assert rows[len(SOURCES) :] == ["Restores", "Exporter health"]
+    assert rows[1 : 1 + len(SOURCES)] == per_source
+    assert rows[0] == "Firing alerts" and not by_row["Firing alerts"] - {None}
+    assert rows[1 + len(SOURCES) :] == ["Restores", "Exporter health"]
 
 
 def test_overview_links_to_the_tenant_detail_and_back() -> None:
@@ -144,7 +154,8 @@ def test_overview_links_to_the_tenant_detail_and_back() -> None:
     assert data_links, "no table links a tenant to its detail"
     for url in data_links:
         assert url.startswith(f"/d/{tenant['uid']}/")
-        assert "var-tenant_name=${__data.fields.tenant_name}" in url
+        for variable in ("source", "target", "ob_cluster_name", "tenant_name"):
+            assert f"var-{variable}=${{__data.fields.{variable}}}" in url
 
 
 def _comparisons() -> list[tuple[str, str, str, str]]:
@@ -208,3 +219,89 @@ def test_panels_turn_the_alerts_colour_at_the_alerts_thresholds() -> None:
             panel = queries[0].panel
             assert len(_steps(panel, "")) == 1, f"{queries[0].name}: colour steps that no alert has"
     assert shown == set(thresholds), "a threshold no dashboard shows"
+
+
+# What a panel must group by to tell two clusters of the same name apart.
+def _aggregations(expr: str) -> list[str]:
+    return re.findall(r"\b(?:max|min|sum|avg|count) (?:by|without) \([^)]*\)", expr)
+
+
+def test_legends_and_tables_name_the_target() -> None:
+    for query in artifacts.panel_queries():
+        legend = query.target["legendFormat"]
+        if query.panel["type"] in {"timeseries", "bargauge", "stat"} and "{{" in legend:
+            assert "{{target}}" in legend, query.name
+        if query.target.get("format") == "table":
+            for aggregation in _aggregations(query.target["expr"]):
+                assert aggregation.startswith(("max without", "min without")) or (
+                    "target" in aggregation
+                ), f"{query.name}: {aggregation} drops the target column"
+
+
+def test_ha_replicas_do_not_double_a_bar_or_a_line() -> None:
+    """Two exporter replicas serve the same series apart by `instance`: every data panel
+    aggregates it away (the exporter-health row shows each replica on purpose)."""
+    for query in artifacts.panel_queries():
+        if query.row == "Exporter health":
+            continue
+        expr = query.target["expr"]
+        aggregations = _aggregations(expr)
+        assert aggregations, f"{query.name}: no aggregation over replicas"
+        for aggregation in aggregations:
+            kind = aggregation.split(" (")[0]
+            labels = aggregation.split("(", 1)[1].rstrip(")")
+            dropped = "instance" in labels if "without" in kind else "instance" not in labels
+            assert dropped, f"{query.name}: {aggregation} keeps `instance`"
+
+
+def test_bar_gauges_show_the_worst_of_a_fleet() -> None:
+    """At 1,000 targets x 10 tenants a bar gauge of every tenant is unreadable: each shows a
+    bounded, sorted selection (topk/bottomk), and every per-tenant graph a bounded one."""
+    for query in artifacts.panel_queries():
+        expr = query.target["expr"]
+        if query.panel["type"] == "bargauge":
+            assert re.match(r"sort(_desc)?\((top|bottom)k\(\d+, ", expr), query.name
+        if query.panel["type"] == "timeseries" and query.dashboard.endswith("overview.json"):
+            per_tenant = "{{tenant_name}}" in query.target["legendFormat"]
+            restore = query.row == "Restores"  # one per running restore: a handful
+            if per_tenant and not restore:
+                assert re.match(r"topk\(\d+, ", expr), query.name
+
+
+def test_dashboards_are_valid_for_grafanas_own_sdk() -> None:
+    """grafana-foundation-sdk (Grafana 11.6's dashboard schema) reads every dashboard, and
+    writes it back with nothing we wrote lost or changed, at the schema version it writes."""
+    plugins.register_default_plugins()
+    for name, dashboard in DASHBOARDS.items():
+        model = Dashboard.from_json(dashboard)
+        assert dashboard["schemaVersion"] == Dashboard().schema_version, name
+        written = json.loads(JSONEncoder().encode(model))
+        lost = _lost(dashboard, written, "")
+        # Grafana itself writes `definition` on query variables; the SDK's model lacks it.
+        lost = [
+            path for path in lost if not re.fullmatch(r"/templating/list\[\d+\]/definition", path)
+        ]
+        assert not lost, f"{name}: the SDK does not know {lost}"
+
+
+def _lost(ours: Any, sdk: Any, path: str) -> list[str]:
+    """Paths of what we wrote that the SDK dropped or changed (its defaults it adds are fine)."""
+    if isinstance(ours, dict):
+        if not isinstance(sdk, dict):
+            return [path]
+        return [
+            lost
+            for key, value in ours.items()
+            for lost in (
+                [f"{path}/{key}"] if key not in sdk else _lost(value, sdk[key], f"{path}/{key}")
+            )
+        ]
+    if isinstance(ours, list):
+        if not isinstance(sdk, list) or len(ours) != len(sdk):
+            return [path]
+        return [
+            lost
+            for i, (a, b) in enumerate(zip(ours, sdk, strict=True))
+            for lost in _lost(a, b, f"{path}[{i}]")
+        ]
+    return [] if ours == sdk else [path]

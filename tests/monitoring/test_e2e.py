@@ -1,21 +1,25 @@
 """The dashboards and rules against the real thing: simulator -> exporter -> Prometheus -> Alertmanager.
 
-One module-wide stack (about 30 seconds), all on 127.0.0.1:
+One module-wide stack, all on 127.0.0.1:
 - a simulator per scenario, each behind one exporter target; a target whose port is closed;
 - the exporter serving /metrics, and a second one with --probe-only for the /probe job;
+- `oceanbase-backup-exporter --demo` as it is shipped (its simulated world on the real clock),
+  a second instance of the /metrics job;
 - Prometheus with the shipped rules and a config derived from prometheus/prometheus.yml,
   scraping and evaluating every second;
-- Alertmanager posting to a webhook receiver owned by the test.
+- Alertmanager with prometheus/alertmanager.yml, posting to a webhook receiver owned by the test.
 
 The stack runs a fixed timeline (expected alerts reach the webhook; then the /metrics exporter
 is stopped and the data alerts must hold), records what it saw, and the tests judge the record.
-The shipped rules are used as they are: the alerts that must reach the webhook here have no
-`for:`, and the scenarios put their conditions in place from the start.
+The shipped rules are used as they are. The demo's archive round stops 30 seconds in and
+OceanBaseLogBackupStopped holds for 5 minutes: that sets the stack's length (about 6 minutes);
+the scenarios' other alerts have no `for:` and their conditions are in place from the start.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -26,10 +30,12 @@ from typing import Any
 import pytest
 import yaml
 
+from exporter.collector import CATALOGUE
 from tests.conftest import free_port
 from tests.monitoring import artifacts
 from tests.monitoring.artifacts import ALL, PROMETHEUS, SOURCES
 from tests.monitoring.stack import LOOPBACK, Process, PrometheusAPI, Webhook, http_ok, wait_for
+from tests.monitoring.test_alertmanager import alertmanager_config
 
 pytestmark = pytest.mark.e2e
 
@@ -37,6 +43,7 @@ PASSWORD = "e2e-root-password"
 METRICS_JOB = "oceanbase-backup"
 PROBE_JOB = "oceanbase-backup-probe"
 PROBE_TARGET = "healthy-probe"
+RUNBOOK = yaml.safe_load((PROMETHEUS / "links.yml").read_text())["runbook_url"]
 DOWN_TARGET = "down"
 
 
@@ -45,9 +52,7 @@ class Scenario:
     """A simulated cluster behind one exporter target named like the scenario."""
 
     name: str
-    # Simulated seconds per real second. Timestamps of a sped-up world run ahead of
-    # Prometheus' clock, so only scenarios whose checked alerts compare no time with time()
-    # may be sped up.
+    # How much faster simulated work runs (the simulator's timestamps stay on the real clock).
     speed: float = 1.0
 
 
@@ -62,6 +67,25 @@ OBSHELL_SCENARIOS = (
     Scenario("restore", speed=120.0),
 )
 
+# `--demo`'s targets (exporter/cli.py) and what must fire in them within ten minutes:
+# (alertname, tenant_name or "" for a cluster-level alert).
+DEMO_JOB_TARGETS = ("demo-0", "demo-1", "demo-ocp", "demo-cloud")
+DEMO_REQUIRED = {
+    "demo-0": {
+        ("OceanBaseBackupFailed", "pay"),
+        ("OceanBaseLogBackupDelayHigh", "pay"),
+        ("OceanBaseLogBackupStopped", "erp"),
+        ("OceanBaseRestoreFailed", "app_r2"),
+    },
+}
+# What else may fire there: OCP sees obcluster-0's lagging archive (per cluster), Cloud its
+# failed backup set (per instance and per tenant). Nothing in the healthy cluster (demo-1).
+DEMO_ALLOWED = {
+    **DEMO_REQUIRED,
+    "demo-ocp": {("OceanBaseLogBackupDelayHigh", "")},
+    "demo-cloud": {("OceanBaseBackupFailed", ""), ("OceanBaseBackupFailed", "pay")},
+}
+
 # What must reach the webhook, per target: (alertname, tenant_name). Nothing else may fire.
 EXPECTED_FIRING = {
     "failing-backup": {("OceanBaseBackupFailed", tenant) for tenant in ("app", "pay", "crm")},
@@ -69,6 +93,8 @@ EXPECTED_FIRING = {
     # in and would cross it only after 12 minutes.
     "log-lag": {("OceanBaseLogBackupDelayHigh", "pay")},
     "restore": {("OceanBaseRestoreFailed", "app_r3")},
+    # nothing listens there; the stack outlasts the alert's 5 minutes
+    DOWN_TARGET: {("OceanBaseBackupTargetDown", "")},
 }
 TENANT_IDS = {"app": "1002", "pay": "1004", "crm": "1006"}
 
@@ -78,6 +104,7 @@ ALERTS_IN_STACK = {
     "OceanBaseBackupFailed": {"target": "failing-backup"},
     "OceanBaseLogBackupDelayHigh": {"target": "log-lag"},
     "OceanBaseRestoreFailed": {"target": "restore"},
+    "OceanBaseLogBackupStopped": {"target": "demo-0"},  # the demo's erp, 30 seconds in
     "OceanBaseBackupTargetDown": {"target": DOWN_TARGET},
     "OceanBaseBackupExporterDataStale": {"target": DOWN_TARGET},
     "OceanBaseBackupExporterDown": {"job": METRICS_JOB},  # once the exporter is stopped
@@ -86,9 +113,10 @@ ALERTS_IN_STACK = {
 # here every series they read must exist.
 ALERTS_PROVEN_BY_UNIT_TESTS_ONLY = {
     "OceanBaseBackupTooOld": "no scenario's last success is 36h old",
+    "OceanBaseFullBackupTooOld": "no scenario's last full backup is 8 days old",
+    "OceanBaseBackupExporterAbsent": "the stack's scrape jobs exist throughout",
     "OceanBaseBackupRunningTooLong": "no scenario has a backup running for 12h",
     "OceanBaseBackupStalled": "every simulated backup progresses",
-    "OceanBaseLogBackupStopped": "no scenario stops an archive round",
     "OceanBaseRecoveryPointTooOld": "log-lag's tenants stay under the 30m RPO for half an hour",
     "OceanBaseRestoreStalled": "every simulated restore progresses",
 }
@@ -103,9 +131,11 @@ class Record:
     stopped_exporter_at: float
     exporter_address: str
     webhook_before_stop: list[dict[str, Any]]
+    notifications_before_stop: list[dict[str, Any]]
     webhook_after_stop: list[dict[str, Any]]
     alerts_after_stop: list[dict[str, Any]]
     simulated_sources: set[str]
+    demo_alerts_after: float  # seconds from the demo's start until its required alerts fired
 
 
 class Stack:
@@ -197,7 +227,9 @@ def exporter_config(stack: Stack, name: str, targets: list[dict[str, Any]]) -> P
     return path
 
 
-def prometheus_config(exporter: str, probe_exporter: str, alertmanager: str) -> dict[str, Any]:
+def prometheus_config(
+    exporters: list[str], probe_exporter: str, alertmanager: str
+) -> dict[str, Any]:
     """The shipped example with the test's addresses, every second, and the shipped rule files."""
     config = copy.deepcopy(yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text()))
     config["global"] = {
@@ -208,7 +240,7 @@ def prometheus_config(exporter: str, probe_exporter: str, alertmanager: str) -> 
     config["rule_files"] = [str(PROMETHEUS / name) for name in config["rule_files"]]
     config["alerting"]["alertmanagers"] = [{"static_configs": [{"targets": [alertmanager]}]}]
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    jobs[METRICS_JOB]["static_configs"] = [{"targets": [exporter]}]
+    jobs[METRICS_JOB]["static_configs"] = [{"targets": exporters}]
     probe = jobs[PROBE_JOB]
     probe.pop("scrape_timeout", None)
     probe["static_configs"] = [{"targets": [PROBE_TARGET]}]
@@ -251,25 +283,15 @@ def run(stack: Stack) -> Record:
 
     am_port = free_port()
     am_config = stack.workdir / "alertmanager.yml"
-    am_config.write_text(
-        yaml.safe_dump(
-            {
-                "route": {
-                    "receiver": "test",
-                    "group_by": ["..."],  # one notification per alert
-                    "group_wait": "1s",
-                    "group_interval": "1s",
-                    "repeat_interval": "1h",
-                },
-                "receivers": [
-                    {
-                        "name": "test",
-                        "webhook_configs": [{"url": webhook.url, "send_resolved": True}],
-                    }
-                ],
-            }
-        )
-    )
+    shipped = alertmanager_config(webhook.url)
+    # The shipped group_wait: the demo's two replicas fire the same alerts seconds apart, and
+    # make one notification. group_interval stays short, so that a resolved alert (after the
+    # exporter stops) would be posted within the test.
+    shipped["route"]["group_wait"] = "30s"
+    for receiver in shipped["receivers"]:
+        for hook in receiver["webhook_configs"]:
+            hook["send_resolved"] = True
+    am_config.write_text(yaml.safe_dump(shipped))
     alertmanager = stack.start(
         "alertmanager",
         ["prometheus-alertmanager", f"--config.file={am_config}",
@@ -297,13 +319,27 @@ def run(stack: Stack) -> Record:
     stack.ready(alertmanager, f"http://{LOOPBACK}:{am_port}/-/ready")
     stack.ready(exporter, f"http://{LOOPBACK}:{exporter_port}/-/ready")
     stack.ready(probe_exporter, f"http://{LOOPBACK}:{probe_port}/-/healthy")
+    # `--demo` twice: two replicas (HA) of the same exporter config, as Prometheus sees them.
+    demo_ports = [free_port(), free_port()]
+    demo_started = time.time()
+    demo_argv = [sys.executable, "-m", "exporter", "--demo", "--web.listen-address"]
+    demos = [
+        stack.start(f"demo-{index}", [*demo_argv, f"{LOOPBACK}:{port}"])
+        for index, port in enumerate(demo_ports)
+    ]
+    for demo, port in zip(demos, demo_ports, strict=True):
+        stack.ready(demo, f"http://{LOOPBACK}:{port}/-/ready", timeout=60)
 
     exporter_address = f"{LOOPBACK}:{exporter_port}"
     prom_port = free_port()
     prom_config = stack.workdir / "prometheus.yml"
     prom_config.write_text(
         yaml.safe_dump(
-            prometheus_config(exporter_address, f"{LOOPBACK}:{probe_port}", f"{LOOPBACK}:{am_port}")
+            prometheus_config(
+                [exporter_address, *(f"{LOOPBACK}:{port}" for port in demo_ports)],
+                f"{LOOPBACK}:{probe_port}",
+                f"{LOOPBACK}:{am_port}",
+            )
         )
     )
     prometheus = stack.start(
@@ -317,14 +353,16 @@ def run(stack: Stack) -> Record:
 
     def all_expected_arrived() -> bool:
         seen = firing(webhook.alerts())
-        return all(
-            expected <= seen.get(target, set()) for target, expected in EXPECTED_FIRING.items()
-        )
+        expected = {**EXPECTED_FIRING, **DEMO_REQUIRED}
+        return all(pairs <= seen.get(target, set()) for target, pairs in expected.items())
 
-    wait_for("the expected alerts at the webhook", all_expected_arrived, timeout=60)
+    # Ten minutes from the demo's start at most, as a user trying it would wait.
+    wait_for("the expected alerts at the webhook", all_expected_arrived, timeout=600)
+    demo_alerts_after = time.time() - demo_started
     # A few more evaluations, so that an alert that should not fire has had its chance.
     time.sleep(3)
     before_stop = webhook.alerts()
+    notifications_before_stop = list(webhook.notifications)
 
     exporter.stop()
     stopped = time.time()
@@ -341,9 +379,11 @@ def run(stack: Stack) -> Record:
         stopped_exporter_at=stopped,
         exporter_address=exporter_address,
         webhook_before_stop=before_stop,
+        notifications_before_stop=notifications_before_stop,
         webhook_after_stop=webhook.alerts()[len(before_stop) :],
         alerts_after_stop=api.alerts(),
         simulated_sources=set(SIMULATED),
+        demo_alerts_after=demo_alerts_after,
     )
 
 
@@ -374,7 +414,14 @@ def test_failing_backup_alerts_reach_the_webhook_with_their_labels(record: Recor
         annotations = alert["annotations"]
         assert annotations["summary"] == f"Data backup of tenant {tenant} in obcluster-0 failed"
         assert "(target failing-backup) failed" in annotations["description"]
-        assert annotations["runbook_url"] == "docs/runbook.md#oceanbasebackupfailed"
+        # the cause, from the task the alert is about
+        assert "failed with error -4018: " in annotations["description"]
+        assert "OB_ENTRY_NOT_EXIST" in annotations["description"]
+        assert annotations["runbook_url"] == RUNBOOK + "#oceanbasebackupfailed"
+        assert annotations["dashboard_url"].endswith(
+            "?var-source=obshell&var-target=failing-backup&var-ob_cluster_name=obcluster-0"
+            f"&var-tenant_name={tenant}"
+        )
 
 
 def test_log_lag_alert_reaches_the_webhook_with_its_labels(record: Record) -> None:
@@ -392,14 +439,28 @@ def test_restore_failure_reaches_the_webhook(record: Record) -> None:
     posted = _posted(record, "restore")
     assert firing(posted)["restore"] == EXPECTED_FIRING["restore"]
     assert "ob_tenant_id" not in posted[0]["labels"], "restores carry no tenant id"
+    assert "OB_BACKUP_FILE_NOT_EXIST(-9011)" in posted[0]["annotations"]["description"]
+
+
+def test_target_down_says_why(record: Record) -> None:
+    (alert,) = [a for a in _posted(record, DOWN_TARGET) if a["status"] == "firing"]
+    assert (
+        "Most failed requests in the last 15 minutes: connection on"
+        in (alert["annotations"]["description"])
+    )
 
 
 def test_healthy_fires_nothing_and_nothing_else_fires(record: Record) -> None:
-    assert firing(record.webhook_before_stop) == EXPECTED_FIRING
+    posted = firing(record.webhook_before_stop)
+    assert {t: pairs for t, pairs in posted.items() if t not in DEMO_JOB_TARGETS} == EXPECTED_FIRING
     fired = record.prometheus.query_range(
         'ALERTS{alertstate="firing"}', record.started, record.stopped_exporter_at
     )
-    seen = {(series["metric"].get("target", ""), series["metric"]["alertname"]) for series in fired}
+    seen = {
+        (series["metric"].get("target", ""), series["metric"]["alertname"])
+        for series in fired
+        if series["metric"].get("target") not in DEMO_JOB_TARGETS
+    }
     expected = {(target, name) for target, pairs in EXPECTED_FIRING.items() for name, _ in pairs}
     assert seen == expected
     assert not {target for target, _ in seen} & {"healthy", PROBE_TARGET}
@@ -417,9 +478,92 @@ def test_data_alerts_hold_while_the_exporter_is_down(record: Record) -> None:
         if a["labels"]["alertname"] == "OceanBaseBackupExporterDown"
     ]
     assert [(a["labels"]["job"], a["state"]) for a in down] == [(METRICS_JOB, "pending")]
-    assert record.prometheus.query(f'count(oceanbase_tenant_info{{job="{METRICS_JOB}"}})') == [], (
-        "the exporter's data is gone from Prometheus"
-    )
+    gone = f'count(oceanbase_tenant_info{{instance="{record.exporter_address}"}})'
+    assert record.prometheus.query(gone) == [], "the exporter's data is gone from Prometheus"
+
+
+def test_the_demo_shows_its_troubles_within_ten_minutes(record: Record) -> None:
+    """`--demo` on the real clock: the alerts a newcomer should see fire, with their cause."""
+    posted = firing(record.webhook_before_stop)
+    for target, required in DEMO_REQUIRED.items():
+        assert required <= posted.get(target, set()), f"{target}: {posted.get(target)}"
+    for target in DEMO_JOB_TARGETS:
+        assert posted.get(target, set()) <= DEMO_ALLOWED.get(target, set()), target
+    assert record.demo_alerts_after < 600, f"{record.demo_alerts_after:.0f}s after the demo began"
+    by_name = {
+        (a["labels"]["alertname"], a["labels"].get("tenant_name", "")): a["annotations"]
+        for a in record.webhook_before_stop
+        if a["labels"].get("target") == "demo-0"
+    }
+    assert "failed with error -4018" in by_name["OceanBaseBackupFailed", "pay"]["description"]
+    assert "OB_BACKUP_FILE_NOT_EXIST" in by_name["OceanBaseRestoreFailed", "app_r2"]["description"]
+    assert "The round is NOT_RUNNING" in by_name["OceanBaseLogBackupStopped", "erp"]["description"]
+    delay = by_name["OceanBaseLogBackupDelayHigh", "pay"]["description"]
+    assert re.search(r"is 1[45]m \d+s old", delay), delay
+
+
+def test_each_incident_is_notified_once(record: Record) -> None:
+    """prometheus/alertmanager.yml groups by target, cluster and tenant (and alert): one
+    notification per incident, however often its annotations (an age) change."""
+    firing_notes = [n for n in record.notifications_before_stop if n["status"] == "firing"]
+    groups = [n["groupKey"] for n in firing_notes]
+    assert groups and len(groups) == len(set(groups)), sorted(groups)
+    for note in firing_notes:
+        labels = note["groupLabels"]
+        alerts = {a["labels"]["alertname"] for a in note["alerts"]}
+        assert alerts == {labels["alertname"]}, note
+        if labels.get("target") in DEMO_REQUIRED:
+            # both demo replicas' alerts, in the one notification
+            assert len({a["labels"]["instance"] for a in note["alerts"]}) == 2, note
+
+
+def test_ha_replicas_draw_one_bar_or_line(record: Record) -> None:
+    """The demo runs twice (HA): no panel shows a series twice, apart only by `instance`."""
+    doubled = []
+    for query in artifacts.panel_queries():
+        if query.row == "Exporter health":
+            continue  # per replica on purpose
+        found = _returns_data(record, artifacts.substitute(query.target["expr"], ALL))
+        seen = [
+            tuple(sorted((k, v) for k, v in series["metric"].items() if k != "instance"))
+            for series in found
+        ]
+        if len(seen) != len(set(seen)):
+            doubled.append(query.name)
+    assert not doubled, "doubled by the replicas:\n" + "\n".join(doubled)
+
+
+def test_no_panel_shows_a_negative_age_or_a_time_from_the_future(record: Record) -> None:
+    """Every age a panel shows is >= 0, and every timestamp the exporters serve (the demo's
+    and the sped-up scenarios' included) is at or before the moment it was scraped."""
+    end = time.time()
+    negative = [
+        query.name
+        for query in artifacts.panel_queries()
+        if "time() -" in query.target["expr"]
+        and record.prometheus.query_range(
+            f"({artifacts.substitute(query.target['expr'], ALL)}) < 0", record.started, end
+        )
+    ]
+    assert not negative, "negative ages:\n" + "\n".join(negative)
+    stamps = [name for name in CATALOGUE if name.endswith("_timestamp_seconds")]
+    # A sample's timestamp is the start of its scrape, and the exporter answers within the
+    # scrape timeout (1s here): a poll that ends meanwhile is that much "ahead" of it. The
+    # simulator's old clock ran minutes to hours ahead.
+    window = (record.started, end)
+    future = {
+        name: found
+        for name in stamps
+        if (found := record.prometheus.query_range(f"{name} - timestamp({name}) > 1", *window))
+    }
+    assert not future, future
+
+
+def test_prometheus_reads_the_exporters_own_process_series(record: Record) -> None:
+    """The process_* series ride on the gzipped body Prometheus asks for."""
+    found = _returns_data(record, f'process_resident_memory_bytes{{job="{METRICS_JOB}"}}')
+    assert {series["metric"]["instance"] for series in found} >= {record.exporter_address}
+    assert _returns_data(record, f'python_info{{job="{METRICS_JOB}"}}')
 
 
 def test_probe_mode_labels_like_metrics_mode(record: Record) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -21,6 +22,9 @@ EXPORTER_ALERTS = {
     "OceanBaseBackupExporterDataStale",
     "OceanBaseBackupExporterDown",
 }
+# About the scrape job itself: when it fires there is no exporter whose state could be held.
+JOB_ALERTS = {"OceanBaseBackupExporterAbsent"}
+LINKS = yaml.safe_load((PROMETHEUS / "links.yml").read_text())
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -43,6 +47,17 @@ def test_promtool_check_rules_is_clean() -> None:
 def test_promtool_unit_tests_pass() -> None:
     assert RULE_TESTS
     result = promtool("test", "rules", *(str(path) for path in RULE_TESTS))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_example_alertmanager_config_is_valid() -> None:
+    result = subprocess.run(
+        ["amtool", "check-config", str(PROMETHEUS / "alertmanager.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -99,8 +114,48 @@ def test_alert_is_named_labelled_and_documented(name: str) -> None:
     annotations = rule["annotations"]
     assert annotations["summary"].strip() and annotations["description"].strip()
     page, _, anchor = annotations["runbook_url"].partition("#")
-    assert page == "docs/runbook.md"
+    assert page == LINKS["runbook_url"] and re.match(r"https?://[^/]+/", page), "not absolute"
     assert anchor == name.lower() and anchor in _runbook_anchors(), f"no runbook section {anchor}"
+    dashboard = annotations["dashboard_url"]
+    unconditional = re.sub(r"^\{\{ if [^}]*\}\}", "", dashboard)
+    assert unconditional.startswith(LINKS["grafana_url"] + "/d/oceanbase-backup-"), dashboard
+    if name not in EXPORTER_ALERTS | JOB_ALERTS:
+        for label in ("target", "ob_cluster_name", "tenant_name"):
+            assert f"var-{label}={{{{ $labels.{label} }}}}" in dashboard, f"{name}: {label}"
+
+
+def test_links_are_what_prometheus_generate_writes() -> None:
+    """runbook_url and dashboard_url come from links.yml (the one place to set them), in the
+    rule files and in the PrometheusRule."""
+    result = subprocess.run(
+        [sys.executable, str(PROMETHEUS / "generate.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_descriptions_carry_the_cause() -> None:
+    """The reason is in the text, not only on another series the reader must look up."""
+    needs = {
+        "OceanBaseBackupFailed": (
+            "oceanbase_backup_task_info",
+            "comment",
+            "oceanbase_backup_set_info",
+        ),
+        "OceanBaseRestoreFailed": ("oceanbase_restore_info", "comment"),
+        "OceanBaseBackupTargetDown": ("oceanbase_backup_exporter_poll_errors_total", "reason"),
+        "OceanBaseLogBackupDelayHigh": ("$value | humanizeDuration",),
+        "OceanBaseBackupTooOld": ("$value | humanizeDuration",),
+        "OceanBaseFullBackupTooOld": ("$value | humanizeDuration",),
+        "OceanBaseRecoveryPointTooOld": ("$value | humanizeDuration",),
+    }
+    for name, words in needs.items():
+        description = ALERTS[name]["annotations"]["description"]
+        for word in words:
+            assert word in description, f"{name}: {word}"
 
 
 @pytest.mark.parametrize("name", sorted(ALERTS))
@@ -110,6 +165,9 @@ def test_data_alerts_hold_while_their_data_is_stale(name: str) -> None:
         "max without (alertname, alertstate, severity) "
         f'(ALERTS{{alertname="{name}", alertstate="firing"}})'
     )
+    if name in JOB_ALERTS:
+        assert "ALERTS" not in expr
+        return
     assert f"{held} and on (job, instance) (up == 0)" in expr
     stale = f"{held} and on (job, instance, target) oceanbase:backup_exporter_target_stale"
     assert (stale in expr) is (name not in EXPORTER_ALERTS)
