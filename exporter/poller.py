@@ -15,10 +15,12 @@ A slow or dead target only ever waits on its own timeouts:
   our own work in flight: parsed answers and tasks in memory, and CPU bursts that would make
   other requests miss their timeouts. A request waiting on a silent upstream does none of that
   work, so it must not count: a poll takes shared slots only once its upstream has answered
-  (a target that never answers holds none), and every shared slot is a lease that its holder
-  gives back after POLL_SLOT_LEASE or REQUEST_SLOT_LEASE seconds (see
-  exporter.sources.budget). The connection pool has no cap of its own for the same reason;
-  each target's `max_concurrency` bounds its connections.
+  (a target that never answers holds none), a request gives back its shared slot once it has
+  waited REQUEST_SLOT_LEASE seconds on its upstream, and its poll then gives back its poll
+  slot (see exporter.sources.budget). Time queued for a poll slot does not count against the
+  deadline: when the exporter itself is the bottleneck, polls are late, not cut. The
+  connection pool has no cap of its own for the same reason as the leases; each target's
+  `max_concurrency` bounds its connections.
 
 Alternatives rejected: backing dead targets off hides their recovery for longer and still lets
 a target that just died hold slots; a separate lane for failing targets cannot tell a dead
@@ -51,7 +53,7 @@ from exporter.config import (
 )
 from exporter.snapshot import HistogramSnapshot, TargetData, TargetHealth, TargetSnapshot
 from exporter.sources.base import PollResult, Source
-from exporter.sources.budget import LeasedSlots, PollBudget
+from exporter.sources.budget import PollBudget, SharedSlots
 from exporter.sources.cloud.auth import CloudDigestAuth
 from exporter.sources.cloud.source import CloudSource
 from exporter.sources.errors import MESSAGE_LIMIT, PollError
@@ -76,10 +78,9 @@ PROBE_KEEPALIVE = 3
 REDACT_MIN_LENGTH = 4
 # This many characters in a row of a secret are a leak wherever they show.
 REDACT_WINDOW = 8
-# How long a poll or a request may keep a shared slot. A healthy obshell poll (10 tenants,
-# ~45 requests) takes well under a second and a healthy request tens of milliseconds; past
-# these, the holder is waiting on its upstream, not using our resources.
-POLL_SLOT_LEASE = 2.0
+# How long a request may keep a shared slot. A healthy request takes tens of milliseconds;
+# past this, it is waiting on its upstream, not using our resources (and its poll gives back
+# its poll slot too).
 REQUEST_SLOT_LEASE = 1.0
 
 
@@ -271,13 +272,13 @@ class TargetRunner:
             started = time.monotonic()
             crash = ""
             deadline = self.target.interval
-            backstop = deadline + min(1.0, deadline * JITTER)
-            self.budget.begin(deadline)
+            grace = min(1.0, deadline * JITTER)
             try:
-                async with asyncio.timeout(backstop):
+                async with asyncio.timeout(deadline + grace) as backstop:
+                    self.budget.begin(deadline, backstop)
                     result = await self.source.poll()
             except TimeoutError:
-                message = f"the poll did not end within {backstop:g}s"
+                message = f"the poll did not end within {grace:g}s of its deadline"
                 result = PollResult(data=None, errors=(PollError("deadline", "", message),))
             except Exception as exc:
                 # Sources turn every upstream failure into a PollError, so this is a bug of
@@ -505,8 +506,8 @@ class Poller:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._clients = HTTPClients()
-        self._request_slots = LeasedSlots(config.concurrency, REQUEST_SLOT_LEASE)
-        self._poll_slots = LeasedSlots(_poll_slots(config.concurrency), POLL_SLOT_LEASE)
+        self._request_slots = SharedSlots(config.concurrency, REQUEST_SLOT_LEASE)
+        self._poll_slots = SharedSlots(_poll_slots(config.concurrency))
         self.runners: dict[str, TargetRunner] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._running = False
@@ -550,8 +551,8 @@ class Poller:
         """
         rebuild = config.concurrency != self.config.concurrency
         if rebuild:
-            self._request_slots = LeasedSlots(config.concurrency, REQUEST_SLOT_LEASE)
-            self._poll_slots = LeasedSlots(_poll_slots(config.concurrency), POLL_SLOT_LEASE)
+            self._request_slots = SharedSlots(config.concurrency, REQUEST_SLOT_LEASE)
+            self._poll_slots = SharedSlots(_poll_slots(config.concurrency))
         runners: dict[str, TargetRunner] = {}
         for target in config.targets:
             current = self.runners.get(target.name)

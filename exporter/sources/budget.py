@@ -1,18 +1,23 @@
 """What one poll of one target may use: time until its deadline, and a claim on shared slots.
 
-Every target has a `PollBudget`, shared by its poller, its HTTP client and its source. Three
+Every target has a `PollBudget`, shared by its poller, its HTTP client and its source. Four
 rules keep a slow or dead upstream from costing any other target:
 
 - **A poll has a deadline** (its interval): requests still waiting then fail with reason
-  `deadline` and later ones are not made, so a poll returns what it got by then.
+  `deadline` and later ones are not made, so a poll returns what it got by then. Time spent
+  queued for a shared poll slot, behind other targets, does not count: a busy exporter makes
+  polls late, not cut.
 - **A poll's first request is its own.** Until the upstream has answered once in this poll, the
   poll's requests wait only on the target's own `max_concurrency` and `timeout`; they take
   neither a shared poll slot nor a shared request slot. A target that accepts connections and
   never answers therefore never occupies anything another target needs.
-- **Shared slots are leases** (`LeasedSlots`): a poll or a request that holds one longer than
-  its lease gives it back and carries on under its target's own limits. The shared caps exist
-  to bound our own work in flight (parsed answers, tasks, CPU bursts that would make other
-  requests miss their timeouts); a request waiting on a silent upstream does none of that work.
+- **A request's shared slot is a lease** (`SharedSlots`): a request that has waited on its
+  upstream for `lease` seconds gives its slot back and carries on under its target's own
+  limits. The shared caps exist to bound our own work in flight (parsed answers, tasks, CPU
+  bursts that would make other requests miss their timeouts); a request waiting on a silent
+  upstream does none of that work.
+- **A stalled poll gives back its poll slot**: when one of its requests outlives the lease, the
+  upstream has stalled, and the poll no longer holds a place other targets queue for.
 """
 
 from __future__ import annotations
@@ -20,44 +25,61 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 
-class LeasedSlots:
-    """A semaphore whose holders give their slot back after `lease` seconds at the latest."""
+class SharedSlots:
+    """A semaphore shared by every target; a holder may be given a lease on its slot."""
 
-    def __init__(self, size: int, lease: float) -> None:
+    def __init__(self, size: int, lease: float | None = None) -> None:
         self._semaphore = asyncio.Semaphore(size)
         self._lease = lease
 
-    async def take(self) -> _Slot:
-        """Wait for a slot; the caller gives it back with `give_back()` (or the lease does)."""
+    async def take(self, expired: Callable[[], None] | None = None) -> Slot:
+        """Wait for a slot, given back by `give_back()` or, with a lease, when it ends (then
+        `expired` is called)."""
         await self._semaphore.acquire()
-        return _Slot(self._semaphore, self._lease)
+        return Slot(self._semaphore, self._lease, expired)
 
     @contextlib.asynccontextmanager
-    async def held(self) -> AsyncIterator[None]:
+    async def held(self, expired: Callable[[], None] | None = None) -> AsyncIterator[None]:
         """Hold a slot for the block, or until the lease ends if that comes first."""
-        slot = await self.take()
+        slot = await self.take(expired)
         try:
             yield
         finally:
             slot.give_back()
 
 
-class _Slot:
-    """One slot of a LeasedSlots, given back once: by its holder or when its lease ends."""
+class Slot:
+    """One slot of a SharedSlots, given back once: by its holder or when its lease ends."""
 
-    def __init__(self, semaphore: asyncio.Semaphore, lease: float) -> None:
+    def __init__(
+        self,
+        semaphore: asyncio.Semaphore,
+        lease: float | None,
+        expired: Callable[[], None] | None,
+    ) -> None:
         self._semaphore: asyncio.Semaphore | None = semaphore
-        self._timer = asyncio.get_running_loop().call_later(lease, self.give_back)
+        self._expired = expired
+        self._timer = (
+            asyncio.get_running_loop().call_later(lease, self._end_lease)
+            if lease is not None
+            else None
+        )
 
     def give_back(self) -> None:
         """Release the slot (no-op the second time)."""
-        self._timer.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
         if self._semaphore is not None:
             self._semaphore.release()
             self._semaphore = None
+
+    def _end_lease(self) -> None:
+        self.give_back()
+        if self._expired is not None:
+            self._expired()
 
 
 class PollBudget:
@@ -68,25 +90,31 @@ class PollBudget:
     """
 
     def __init__(
-        self, poll_slots: LeasedSlots | None = None, request_slots: LeasedSlots | None = None
+        self, poll_slots: SharedSlots | None = None, request_slots: SharedSlots | None = None
     ) -> None:
         self._poll_slots = poll_slots
         self.request_slots = request_slots
         self._deadline: float | None = None
+        self._backstop: asyncio.Timeout | None = None
         self._answered = False
-        self._slot: _Slot | None = None
+        self._slot: Slot | None = None
         self._slot_taken = False
         self._slot_lock = asyncio.Lock()
 
-    def begin(self, seconds: float) -> None:
-        """A poll starts: it has `seconds` in all, and no claim on shared slots yet."""
+    def begin(self, seconds: float, backstop: asyncio.Timeout | None = None) -> None:
+        """A poll starts: it has `seconds` in all (the `backstop` moves with its deadline)."""
         self.end()
         self._deadline = time.monotonic() + seconds
+        self._backstop = backstop
         self._answered = False
         self._slot_taken = False
 
     def end(self) -> None:
         """The poll ended: give back its shared poll slot if it still holds one."""
+        self.stalled()
+
+    def stalled(self) -> None:
+        """The upstream stopped answering mid-poll: give back the poll slot."""
         if self._slot is not None:
             self._slot.give_back()
             self._slot = None
@@ -110,14 +138,30 @@ class PollBudget:
         """Before a request: True when it must also take a shared request slot.
 
         Until the upstream has answered, the request is the target's own affair. After that,
-        the poll first takes a shared poll slot (once per poll; held until the poll ends or
-        its lease does), and each request a shared request slot.
+        the poll first takes a shared poll slot (once per poll, waiting its turn behind other
+        targets without its deadline running), and each request a shared request slot.
         """
         if not self._answered:
             return False
         if self._poll_slots is not None and not self._slot_taken:
             async with self._slot_lock:  # the poll's concurrent requests wait for one slot
                 if not self._slot_taken:
-                    self._slot = await self._poll_slots.take()
-                    self._slot_taken = True
+                    await self._queue_for_poll_slot(self._poll_slots)
         return self.request_slots is not None
+
+    async def _queue_for_poll_slot(self, slots: SharedSlots) -> None:
+        """Wait for a poll slot with the deadline and its backstop stopped meanwhile."""
+        backstop = self._backstop
+        when = backstop.when() if backstop is not None else None
+        if backstop is not None:
+            backstop.reschedule(None)
+        queued = time.monotonic()
+        try:
+            self._slot = await slots.take()
+            self._slot_taken = True
+        finally:
+            waited = time.monotonic() - queued
+            if self._deadline is not None:
+                self._deadline += waited
+            if backstop is not None and when is not None:
+                backstop.reschedule(when + waited)

@@ -170,20 +170,22 @@ class UpstreamHTTP:
         signature covers. Raises PollError for transport failures, malformed HTTP and
         oversized bodies; any HTTP status is returned for the caller to judge, since what a 404
         means depends on the API. The timeout covers the whole exchange, auth included, from
-        when the request got its slots; the poll's deadline covers the wait for them too.
+        when the request got its slots; the poll's deadline covers the wait for them too
+        (not the wait for the poll's shared slot, which postpones the deadline).
         """
-        remaining = self.budget.remaining()
-        if remaining is not None and remaining <= 0:
+        if self.budget.expired():
             raise DeadlinePassed(endpoint)
+        shared = await self.budget.admit()  # may queue behind other targets: not our time
+        slots = self.budget.request_slots
         sent: float | None = None
         own: asyncio.Timeout | None = None
         try:
-            async with asyncio.timeout(remaining):
-                shared = await self.budget.admit()
-                slots = self.budget.request_slots
+            async with asyncio.timeout(self.budget.remaining()):
                 async with (
                     self._target_limit,
-                    slots.held() if shared and slots else contextlib.nullcontext(),
+                    slots.held(self.budget.stalled)
+                    if shared and slots
+                    else contextlib.nullcontext(),
                 ):
                     sent = time.monotonic()
                     async with asyncio.timeout(self._timeout) as own:

@@ -93,9 +93,9 @@ async def test_a_target_that_answers_then_stalls_gives_the_shared_slots_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Half-dead targets: /api/v1/info answers, every later request hangs until its timeout.
-    # They hold a shared poll slot and request slots, but only for a lease each (shortened
-    # here to the test's scale); before, for their whole poll.
-    monkeypatch.setattr(poller_module, "POLL_SLOT_LEASE", 0.1, raising=False)
+    # They take a shared poll slot and request slots, but a request gives its slot back once
+    # it has waited a lease on its upstream (shortened here to the test's scale), and its poll
+    # then gives back the poll slot; before, both were held for the whole poll.
     monkeypatch.setattr(poller_module, "REQUEST_SLOT_LEASE", 0.05, raising=False)
     sim = await start_simulator(scenario="healthy", clusters=2, tenants=2)
     stalls = await start_agent(upstream=sim.base_url)
