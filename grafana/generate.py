@@ -481,6 +481,7 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
     """The backup overview: firing alerts, a row per source, restores, the exporter's health."""
     obshell = f'source="obshell", {TENANT_SELECTOR}'
     ocp = f'source="ocp", {CLUSTER_SELECTOR}'
+    ocp_tenant = f'source="ocp", {TENANT_SELECTOR}'
     cloud = f'source="cloud", {CLUSTER_SELECTOR}'
     cloud_tenant = f'source="cloud", {TENANT_SELECTOR}'
     data_age = t["exporter_data_max_age_seconds"]
@@ -653,8 +654,117 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
             ],
         ),
         Row(
-            "OCP: backup per cluster",
+            "OCP: data backup, log backup and recovery point per tenant; backup per cluster",
             [
+                state_table(
+                    "Latest data backup",
+                    "State of each tenant's latest data backup task in OCP. Click a tenant for "
+                    "its detail.",
+                    "oceanbase_backup_task_status",
+                    ocp_tenant,
+                    BACKUP_TASK_COLOURS,
+                    links=[tenant_link("Tenant detail")],
+                ),
+                info_table(
+                    "Tenants without a successful backup",
+                    "User tenants with no DONE data backup task in OCP: they cannot be restored "
+                    "(OceanBaseTenantWithoutBackup fires after a day).",
+                    one(f"oceanbase_tenant_info{{{ocp_tenant}}}")
+                    + " unless on (target, ob_cluster_id, tenant_name) "
+                    + f"oceanbase_backup_last_success_timestamp_seconds{{{ocp_tenant}}}",
+                    width=8,
+                    links=[tenant_link("Tenant detail")],
+                    hide=("ob_cluster_id", "ob_tenant_id", "site"),
+                ),
+                bars(
+                    "Time since the last successful data backup",
+                    f"The newest DONE data backup task of each tenant (the {TOP} oldest). Turns "
+                    "the colour of OceanBaseBackupTooOld at its threshold.",
+                    worst(
+                        f"time() - oceanbase_backup_last_success_timestamp_seconds{{{ocp_tenant}}}"
+                    ),
+                    "s",
+                    TENANT_LEGEND,
+                    steps_for(t["backup_max_age_seconds"]),
+                ),
+                bars(
+                    "Backup failures in the last 7 days",
+                    f"Tenants whose latest failed data backup task ended within 7 days, and how "
+                    f"long ago (the {TOP} most recent). The tenant detail has the error.",
+                    f"sort(bottomk({TOP}, "
+                    + one(
+                        f"time() - oceanbase_backup_last_failure_timestamp_seconds{{{ocp_tenant}}}"
+                        f" < {WEEK}"
+                    )
+                    + "))",
+                    "s",
+                    TENANT_LEGEND,
+                ),
+                state_table(
+                    "Log backup",
+                    "State of each tenant's latest log backup task. NOT_RUNNING: OCP reports "
+                    "it STOPPED, FAILED or INTERRUPTED (the tenant detail has OCP's word).",
+                    "oceanbase_log_backup_status",
+                    ocp_tenant,
+                    LOG_BACKUP_COLOURS,
+                    links=[tenant_link("Tenant detail")],
+                ),
+                graph(
+                    "Log backup delay",
+                    "Age of each tenant's log backup checkpoint (the cluster's, from OCP's "
+                    f"overview, where the tenant routes could not be read; the {TOP_LINES} "
+                    "oldest). The line is OceanBaseLogBackupDelayHigh's threshold.",
+                    [
+                        Query(
+                            f"topk({TOP_LINES}, "
+                            + one(
+                                "time() - oceanbase_log_backup_checkpoint_timestamp_seconds"
+                                f"{{{ocp_tenant}}}"
+                            )
+                            + ")",
+                            TENANT_LEGEND,
+                        )
+                    ],
+                    "s",
+                    steps_for(t["log_backup_max_delay_seconds"]),
+                ),
+                graph(
+                    "Recovery point age",
+                    "The data a disaster now would lose: per tenant, the later of its newest "
+                    "DONE data backup's end and its log backup checkpoint (per cluster, an "
+                    "approximation, where the tenant routes could not be read; the "
+                    f"{TOP_LINES} oldest). The line is the RPO of OceanBaseRecoveryPointTooOld.",
+                    [
+                        Query(
+                            f"topk({TOP_LINES}, "
+                            + one(
+                                "time() - oceanbase_backup_recovery_point_timestamp_seconds"
+                                f"{{{ocp_tenant}}}"
+                            )
+                            + ")",
+                            TENANT_LEGEND,
+                        )
+                    ],
+                    "s",
+                    steps_for(t["recovery_point_max_age_seconds"]),
+                ),
+                bars(
+                    "Latest data backup size",
+                    f"Bytes the latest data backup task has written (the {TOP} largest).",
+                    worst(f"oceanbase_backup_task_output_bytes{{{ocp_tenant}}}"),
+                    "bytes",
+                    TENANT_LEGEND,
+                ),
+                bars(
+                    "Last data backup (success not known), age",
+                    "Time since lastDataBackupTime of OCP's backup overview, per cluster (the "
+                    f"{TOP} oldest). OCP does not say whether that backup succeeded, nor "
+                    "whether the time is its start or its end: the success of each tenant's "
+                    "backups is the panel 'Time since the last successful data backup'.",
+                    worst(f"time() - oceanbase_backup_last_data_backup_timestamp_seconds{{{ocp}}}"),
+                    "s",
+                    CLUSTER_LEGEND,
+                ),
                 state_table(
                     "Cluster status",
                     "The cluster's state as OCP reports it.",
@@ -691,63 +801,17 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                     ],
                 ),
                 bars(
-                    "Time since the last successful data backup",
-                    f"OCP's lastDataBackupTime per cluster (the {TOP} oldest). Turns the colour "
-                    "of OceanBaseBackupTooOld at its threshold.",
-                    worst(f"time() - oceanbase_backup_last_success_timestamp_seconds{{{ocp}}}"),
-                    "s",
-                    CLUSTER_LEGEND,
-                    steps_for(t["backup_max_age_seconds"]),
-                ),
-                graph(
-                    "Log backup delay",
-                    f"Age of the cluster's log backup checkpoint (the {TOP_LINES} oldest). The "
-                    "line is OceanBaseLogBackupDelayHigh's threshold.",
-                    [
-                        Query(
-                            f"topk({TOP_LINES}, "
-                            + one(
-                                "time() - oceanbase_log_backup_checkpoint_timestamp_seconds"
-                                f"{{{ocp}}}"
-                            )
-                            + ")",
-                            CLUSTER_LEGEND,
-                        )
-                    ],
-                    "s",
-                    steps_for(t["log_backup_max_delay_seconds"]),
-                ),
-                graph(
-                    "Recovery point age",
-                    "Approximation from OCP (the log backup checkpoint once a data backup "
-                    f"exists; the {TOP_LINES} oldest). The line is the RPO of "
-                    "OceanBaseRecoveryPointTooOld.",
-                    [
-                        Query(
-                            f"topk({TOP_LINES}, "
-                            + one(
-                                "time() - oceanbase_backup_recovery_point_timestamp_seconds"
-                                f"{{{ocp}}}"
-                            )
-                            + ")",
-                            CLUSTER_LEGEND,
-                        )
-                    ],
-                    "s",
-                    steps_for(t["recovery_point_max_age_seconds"]),
-                ),
-                bars(
                     "Backup size",
                     f"Size of the cluster's backups as OCP reports it (the {TOP} largest).",
                     worst(f"oceanbase_backup_size_bytes{{{ocp}}}"),
                     "bytes",
                     CLUSTER_LEGEND,
-                    width=16,
+                    width=24,
                 ),
             ],
         ),
         Row(
-            "OceanBase Cloud: latest backup set per instance and tenant",
+            "OceanBase Cloud: latest backup set and restorable window per instance and tenant",
             [
                 state_table(
                     "Latest backup set",
@@ -768,31 +832,36 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                 ),
                 graph(
                     "Recovery point age",
-                    "Age of the newest DONE backup set's checkpoint: a lower bound, since the "
-                    "Cloud API shows no log backup, so OceanBaseRecoveryPointTooOld leaves "
-                    f"Cloud out (the {TOP_LINES} oldest).",
+                    "The data a disaster now would lose: time since the end of each tenant's "
+                    "last restorable window (per instance, the checkpoint of the newest DONE "
+                    "backup set, where the windows could not be read; the "
+                    f"{TOP_LINES} oldest). OceanBaseRecoveryPointTooOld leaves Cloud out.",
                     [
                         Query(
                             f"topk({TOP_LINES}, "
                             + one(
                                 "time() - oceanbase_backup_recovery_point_timestamp_seconds"
-                                f"{{{cloud}}}"
+                                f"{{{cloud_tenant}}}"
                             )
                             + ")",
-                            CLUSTER_LEGEND,
+                            TENANT_LEGEND,
                         )
                     ],
                     "s",
                 ),
-                info_table(
-                    "Backup set details",
-                    "The latest backup set of each instance (tenant_name empty) and of each "
-                    "tenant in it: its id, full or incremental, trigger, validity and the "
-                    "upstream status.",
-                    one(f"oceanbase_backup_set_info{{{cloud_tenant}}}"),
-                    width=24,
-                    links=[tenant_link("Tenant detail")],
-                    hide=("ob_cluster_id", "ob_tenant_id", "site"),
+                bars(
+                    "Restorable since",
+                    "How far back each tenant can be restored: time since the start of the "
+                    "restorable window that ends at its recovery point (the "
+                    f"{TOP} shortest). A gap in the windows makes it jump forward.",
+                    f"sort(bottomk({TOP}, "
+                    + one(
+                        "time() - oceanbase_backup_recovery_window_start_timestamp_seconds"
+                        f"{{{cloud_tenant}}}"
+                    )
+                    + "))",
+                    "s",
+                    TENANT_LEGEND,
                 ),
                 bars(
                     "Latest backup set size",
@@ -800,7 +869,7 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                     worst(f"oceanbase_backup_set_size_bytes{{{cloud_tenant}}}"),
                     "bytes",
                     TENANT_LEGEND,
-                    width=12,
+                    width=8,
                 ),
                 bars(
                     "Latest backup set duration",
@@ -811,7 +880,17 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                     ),
                     "s",
                     TENANT_LEGEND,
-                    width=12,
+                    width=8,
+                ),
+                info_table(
+                    "Backup set details",
+                    "The latest backup set of each instance (tenant_name empty) and of each "
+                    "tenant in it: its id, full or incremental, trigger, validity and the "
+                    "upstream status.",
+                    one(f"oceanbase_backup_set_info{{{cloud_tenant}}}"),
+                    width=24,
+                    links=[tenant_link("Tenant detail")],
+                    hide=("ob_cluster_id", "ob_tenant_id", "site"),
                 ),
             ],
         ),
@@ -978,6 +1057,22 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                     ],
                     "s",
                 ),
+                bars(
+                    "Requests per poll",
+                    "Upstream requests one poll of each target made, on average over the last "
+                    f"hour (the {TOP} costliest): it grows with clusters and tenants (OCP "
+                    "reads each tenant's tasks). Each exporter replica polls on its own; this "
+                    "is the highest replica's.",
+                    worst(
+                        "sum without (endpoint) (increase(oceanbase_backup_exporter_requests_total"
+                        '{source=~"$source", target=~"$target"}[1h])) '
+                        "/ (increase(oceanbase_backup_exporter_polls_total"
+                        '{source=~"$source", target=~"$target"}[1h]) > 0)'
+                    ),
+                    "none",
+                    "{{target}}",
+                    width=24,
+                ),
             ],
         ),
     ]
@@ -986,15 +1081,17 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
 def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
     """One tenant's history."""
     obshell = f'source="obshell", {TENANT_SELECTOR}'
+    # obshell and OCP both report the tenant's data and log backup tasks.
+    tasks = f'source=~"obshell|ocp", {TENANT_SELECTOR}'
     cloud = f'source="cloud", {TENANT_SELECTOR}'
     return [
         Row(
-            "obshell: data backup",
+            "Data backup (obshell, OCP)",
             [
                 state_timeline(
                     "Data backup state",
                     "State of the latest data backup task over time.",
-                    f"max by (status) (oceanbase_backup_task_status{{{obshell}}} == 1)",
+                    f"max by (status) (oceanbase_backup_task_status{{{tasks}}} == 1)",
                     BACKUP_TASK_COLOURS,
                 ),
                 graph(
@@ -1004,7 +1101,7 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                         Query(
                             one(
                                 "time() - oceanbase_backup_last_success_timestamp_seconds"
-                                f"{{{obshell}}}"
+                                f"{{{tasks}}}"
                             ),
                             "since last success",
                         )
@@ -1015,8 +1112,8 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                 ),
                 graph(
                     "Time since the last successful full backup",
-                    "Incremental backups build on the latest full one. The line is "
-                    "OceanBaseFullBackupTooOld's threshold.",
+                    "Incremental backups build on the latest full one (obshell 4.3.2+; OCP does "
+                    "not say). The line is OceanBaseFullBackupTooOld's threshold.",
                     [
                         Query(
                             one(
@@ -1036,8 +1133,8 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                     [
                         Query(
                             one(
-                                f"oceanbase_backup_task_end_timestamp_seconds{{{obshell}}} - "
-                                f"oceanbase_backup_task_start_timestamp_seconds{{{obshell}}}"
+                                f"oceanbase_backup_task_end_timestamp_seconds{{{tasks}}} - "
+                                f"oceanbase_backup_task_start_timestamp_seconds{{{tasks}}}"
                             ),
                             "duration",
                         )
@@ -1050,13 +1147,13 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                     "When the latest successful and the latest failed data backup ended.",
                     [
                         Query(
-                            one(f"oceanbase_backup_last_success_timestamp_seconds{{{obshell}}}")
+                            one(f"oceanbase_backup_last_success_timestamp_seconds{{{tasks}}}")
                             + " * 1000",
                             "last success",
                             instant=True,
                         ),
                         Query(
-                            one(f"oceanbase_backup_last_failure_timestamp_seconds{{{obshell}}}")
+                            one(f"oceanbase_backup_last_failure_timestamp_seconds{{{tasks}}}")
                             + " * 1000",
                             "last failure",
                             instant=True,
@@ -1071,7 +1168,7 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                     "0 for success, else the OceanBase error code of the latest task.",
                     [
                         Query(
-                            one(f"oceanbase_backup_task_result_code{{{obshell}}}"),
+                            one(f"oceanbase_backup_task_result_code{{{tasks}}}"),
                             "result",
                             instant=True,
                         )
@@ -1090,12 +1187,12 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                     "Latest task",
                     "Identity of the latest data backup task; raw_status is the phase, comment "
                     "the error text.",
-                    one(f"oceanbase_backup_task_info{{{obshell}}}"),
+                    one(f"oceanbase_backup_task_info{{{tasks}}}"),
                     hide=("site",),
                 ),
                 graph(
                     "Progress",
-                    "Finished / total tablets and macro blocks of the latest task.",
+                    "Finished / total tablets and macro blocks of the latest task (obshell).",
                     [
                         Query(
                             one(f"oceanbase_backup_task_tablet_progress_ratio{{{obshell}}}"),
@@ -1112,7 +1209,7 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                 ),
                 graph(
                     "Output rate",
-                    "Bytes per second the latest task writes (its average so far).",
+                    "Bytes per second the latest task writes (its average so far; obshell).",
                     [
                         Query(
                             one(f"oceanbase_backup_task_output_bytes_per_second{{{obshell}}}"),
@@ -1123,32 +1220,32 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                 ),
                 graph(
                     "Bytes read and written",
-                    "Input and output bytes of the latest task.",
+                    "Input (obshell) and output bytes of the latest task.",
                     [
                         Query(one(f"oceanbase_backup_task_input_bytes{{{obshell}}}"), "read"),
-                        Query(one(f"oceanbase_backup_task_output_bytes{{{obshell}}}"), "written"),
+                        Query(one(f"oceanbase_backup_task_output_bytes{{{tasks}}}"), "written"),
                     ],
                     "bytes",
                 ),
             ],
         ),
         Row(
-            "obshell: log backup and recovery point",
+            "Log backup (obshell, OCP) and recovery point",
             [
                 graph(
                     "Log backup delay",
-                    "Age of the archive checkpoint, and the delay obshell reported at poll time. "
-                    "The line is OceanBaseLogBackupDelayHigh's threshold.",
+                    "Age of the archive checkpoint, and the delay obshell or OCP reported at "
+                    "poll time. The line is OceanBaseLogBackupDelayHigh's threshold.",
                     [
                         Query(
                             one(
                                 "time() - oceanbase_log_backup_checkpoint_timestamp_seconds"
-                                f"{{{obshell}}}"
+                                f"{{{tasks}}}"
                             ),
                             "checkpoint age",
                         ),
                         Query(
-                            one(f"oceanbase_log_backup_delay_seconds{{{obshell}}}"),
+                            one(f"oceanbase_log_backup_delay_seconds{{{tasks}}}"),
                             "reported delay",
                         ),
                     ],
@@ -1158,19 +1255,23 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                 ),
                 state_timeline(
                     "Log backup state",
-                    "State of the log backup (archive) round over time.",
-                    f"max by (status) (oceanbase_log_backup_status{{{obshell}}} == 1)",
+                    "State of the log backup (archive) round over time (OCP's own word is "
+                    "raw_status on oceanbase_log_backup_info).",
+                    f"max by (status) (oceanbase_log_backup_status{{{tasks}}} == 1)",
                     LOG_BACKUP_COLOURS,
                 ),
                 graph(
                     "Recovery point age",
-                    "The data a disaster now would lose. The line is the RPO of "
-                    "OceanBaseRecoveryPointTooOld.",
+                    "The data a disaster now would lose (obshell: proven from the backup and "
+                    "archive history; OCP: the later of the newest DONE data backup's end and the "
+                    "log backup checkpoint; OceanBase Cloud: the end of the last restorable "
+                    "window). The line is the RPO of OceanBaseRecoveryPointTooOld, which leaves "
+                    "Cloud out.",
                     [
                         Query(
                             one(
                                 "time() - oceanbase_backup_recovery_point_timestamp_seconds"
-                                f"{{{obshell}}}"
+                                f"{{{TENANT_SELECTOR}}}"
                             ),
                             "recovery point age",
                         )
@@ -1231,7 +1332,7 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
             ],
         ),
         Row(
-            "OceanBase Cloud: backup sets of this tenant",
+            "OceanBase Cloud: backup sets and restorable window of this tenant",
             [
                 state_timeline(
                     "Backup set state",
@@ -1245,6 +1346,33 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                     [Query(one(f"oceanbase_backup_set_size_bytes{{{cloud}}}"), "size")],
                     "bytes",
                     width=12,
+                ),
+                stat(
+                    "Restorable window",
+                    "Any point from 'restorable since' to 'restorable up to' (the recovery "
+                    "point) can be restored: the restorable window of OceanBase Cloud that ends "
+                    "at the recovery point. A gap in the windows makes its start jump forward.",
+                    [
+                        Query(
+                            one(
+                                "oceanbase_backup_recovery_window_start_timestamp_seconds"
+                                f"{{{cloud}}}"
+                            )
+                            + " * 1000",
+                            "restorable since",
+                            instant=True,
+                        ),
+                        Query(
+                            one(f"oceanbase_backup_recovery_point_timestamp_seconds{{{cloud}}}")
+                            + " * 1000",
+                            "restorable up to",
+                            instant=True,
+                        ),
+                    ],
+                    "dateTimeFromNow",
+                    width=24,
+                    height=4,
+                    steps=[(None, "blue")],
                 ),
                 info_table(
                     "Backup set details",
@@ -1357,7 +1485,6 @@ def variable(name: str, label: str, query: str, multi: bool) -> dict[str, Any]:
         "sort": 1,
         "multi": multi,
         "includeAll": multi,
-
         "current": {},
         "options": [],
         "hide": 0,
@@ -1371,8 +1498,11 @@ def variable(name: str, label: str, query: str, multi: bool) -> dict[str, Any]:
 def templating(multi_tenant: bool) -> dict[str, Any]:
     """datasource, then source -> target -> ob_cluster_name -> tenant_name, each narrowed by
     those before."""
+    # Tenants as each source knows them: obshell and OCP list them (tenant_info), OceanBase
+    # Cloud through their backup sets and restorable windows; restored tenants by the restore.
     tenant_series = (
-        '{__name__=~"oceanbase_tenant_info|oceanbase_backup_set_status|oceanbase_restore_status",'
+        '{__name__=~"oceanbase_tenant_info|oceanbase_backup_set_status|oceanbase_restore_status'
+        '|oceanbase_backup_recovery_point_timestamp_seconds",'
         f" {CLUSTER_SELECTOR}}}"
     )
     return {

@@ -172,6 +172,7 @@ _TOKEN = re.compile(
   | (?P<op>=~|!~|!=|==|<=|>=|[-+*/%^<>=])
   | (?P<punct>[{}()\[\],@])
   | (?P<space>\s+)
+  | (?P<comment>\#[^\n]*)
     """,
     re.VERBOSE,
 )
@@ -197,7 +198,7 @@ def _tokens(expr: str) -> list[tuple[str, str]]:
         if match is None:
             raise ValueError(f"cannot read PromQL at {expr[position:]!r}")
         kind = match.lastgroup or ""
-        if kind != "space":
+        if kind not in {"space", "comment"}:  # PromQL comments run from # to the line's end
             tokens.append((kind, match.group()))
         position = match.end()
     return tokens

@@ -61,3 +61,11 @@ def test_a_renamed_metric_is_caught() -> None:
         "oceanbase_backup_size",
     }
     assert artifacts.names(expr).labels == {"status", "job", "alertname"}
+
+
+def test_comments_in_an_expression_are_not_names() -> None:
+    """A rule's expression may carry `#` comments: their words are neither metrics nor labels,
+    and a quote in them (an apostrophe) does not open a string."""
+    expr = "# the instance's own set: oceanbase_backup_size by (pod)\nmax by (target) (up)  # end"
+    assert artifacts.names(expr).metrics == {"up"}
+    assert artifacts.names(expr).labels == {"target"}
