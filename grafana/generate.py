@@ -1260,6 +1260,14 @@ def tenant_rows(t: dict[str, Threshold]) -> list[Row]:
                     f"max by (status) (oceanbase_log_backup_status{{{tasks}}} == 1)",
                     LOG_BACKUP_COLOURS,
                 ),
+                info_table(
+                    "Log backup details",
+                    "The upstream status of the log backup round (raw_status): OCP's STOPPED, "
+                    "FAILED or INTERRUPTED, which the state shows as NOT_RUNNING.",
+                    one(f"oceanbase_log_backup_info{{{tasks}}}"),
+                    width=24,
+                    hide=("ob_cluster_id", "ob_tenant_id", "site"),
+                ),
                 graph(
                     "Recovery point age",
                     "The data a disaster now would lose (obshell: proven from the backup and "

@@ -11,6 +11,7 @@ from grafana_foundation_sdk.cog import plugins
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
+from exporter.collector import CATALOGUE
 from tests.monitoring import artifacts
 from tests.monitoring.artifacts import SOURCES
 
@@ -305,3 +306,140 @@ def _lost(ours: Any, sdk: Any, path: str) -> list[str]:
             for lost in _lost(a, b, f"{path}[{i}]")
         ]
     return [] if ours == sdk else [path]
+
+
+# Series no panel shows, and why: every other series the exporter emits is on a dashboard.
+NOT_SHOWN = {
+    "oceanbase_backup_task_extra_meta_bytes": "a detail of the task, not of its health",
+    "oceanbase_backup_task_tablets": "shown as the progress ratio",
+    "oceanbase_backup_task_finished_tablets": "shown as the progress ratio",
+    "oceanbase_backup_task_macro_blocks": "shown as the progress ratio",
+    "oceanbase_backup_task_finished_macro_blocks": "shown as the progress ratio",
+    "oceanbase_backup_task_files": "a detail of the task, not of its health",
+    "oceanbase_backup_task_start_scn_timestamp_seconds": "the recovery point shows what matters",
+    "oceanbase_backup_task_end_scn_timestamp_seconds": "the recovery point shows what matters",
+    "oceanbase_backup_set_checkpoint_timestamp_seconds": "the recovery point shows what matters",
+    "oceanbase_cluster_info": "the $ob_cluster_name variable reads it",
+    "oceanbase_backup_schedule_info": "the scheduling table shows the state",
+    "oceanbase_restore_tablets": "shown as the progress ratio",
+    "oceanbase_restore_finished_tablets": "shown as the progress ratio",
+    "oceanbase_restore_log_streams": "shown as the progress ratio",
+    "oceanbase_restore_finished_log_streams": "shown as the progress ratio",
+    "oceanbase_restore_start_timestamp_seconds": "the restore phase shows it",
+    "oceanbase_restore_finish_timestamp_seconds": "the restore phase shows it",
+    "oceanbase_restore_scn_timestamp_seconds": "a detail of the restore",
+    "oceanbase_restore_recover_scn_timestamp_seconds": "the log recovery progress shows it",
+    "oceanbase_backup_exporter_endpoint_supported": "the exporter's own knowledge",
+    "oceanbase_backup_exporter_config_last_reload_successful": "a config alert's business",
+    "oceanbase_backup_exporter_config_last_reload_success_timestamp_seconds": "same",
+    "oceanbase_backup_exporter_build_info": "the exporter's own identity",
+}
+# Families each source exports per tenant (docs/metrics.md): its panels draw them per tenant,
+# and the tenant detail shows them for that source's tenants.
+PER_TENANT = {
+    "obshell": {
+        "oceanbase_tenant_info",
+        "oceanbase_backup_task_status",
+        "oceanbase_backup_task_info",
+        "oceanbase_backup_task_output_bytes",
+        "oceanbase_backup_last_success_timestamp_seconds",
+        "oceanbase_backup_last_failure_timestamp_seconds",
+        "oceanbase_log_backup_status",
+        "oceanbase_log_backup_info",
+        "oceanbase_log_backup_checkpoint_timestamp_seconds",
+        "oceanbase_log_backup_delay_seconds",
+        "oceanbase_backup_recovery_point_timestamp_seconds",
+        "oceanbase_restore_status",
+        "oceanbase_restore_info",
+    },
+    # issue 13: OCP's tenant-level task routes, under the obshell names
+    "ocp": {
+        "oceanbase_tenant_info",
+        "oceanbase_backup_task_status",
+        "oceanbase_backup_task_info",
+        "oceanbase_backup_task_output_bytes",
+        "oceanbase_backup_last_success_timestamp_seconds",
+        "oceanbase_backup_last_failure_timestamp_seconds",
+        "oceanbase_log_backup_status",
+        "oceanbase_log_backup_info",
+        "oceanbase_log_backup_checkpoint_timestamp_seconds",
+        "oceanbase_log_backup_delay_seconds",
+        "oceanbase_backup_recovery_point_timestamp_seconds",
+        "oceanbase_restore_status",
+        "oceanbase_restore_info",
+    },
+    # issue 13: Cloud's restorable windows
+    "cloud": {
+        "oceanbase_backup_set_status",
+        "oceanbase_backup_recovery_point_timestamp_seconds",
+        "oceanbase_backup_recovery_window_start_timestamp_seconds",
+    },
+}
+
+
+def _metrics(query: artifacts.PanelQuery) -> frozenset[str]:
+    return artifacts.names(artifacts.substitute(query.target["expr"], artifacts.ALL)).metrics
+
+
+def _admits(query: artifacts.PanelQuery, source: str) -> bool:
+    """Whether the query's selectors let `source`'s series through (on "All")."""
+    expr = query.target["expr"]
+    pinned = re.findall(r'\bsource(=~?)"([^"$]+)"', expr)
+    return all(re.fullmatch(value, source) for _, value in pinned)
+
+
+def test_every_series_is_on_a_dashboard() -> None:
+    shown: set[str] = set()
+    for query in artifacts.panel_queries():
+        shown |= _metrics(query)
+    recorded = {rule["record"]: rule["expr"] for rule in artifacts.rules() if "record" in rule}
+    for name in set(shown) & set(recorded):
+        shown |= artifacts.names(recorded[name]).metrics
+    for family, spec in CATALOGUE.items():
+        samples = {family + suffix for suffix in ("", "_total", "_bucket", "_count", "_sum")}
+        if family in NOT_SHOWN:
+            assert not samples & shown, f"{family} is shown: take it off NOT_SHOWN"
+        else:
+            assert samples & shown, f"no panel shows {family} ({spec.type})"
+
+
+def test_per_tenant_series_are_drawn_per_tenant() -> None:
+    """A line or bar of a per-tenant series names its tenant: a row that draws OCP's or Cloud's
+    tenants per cluster hides which tenant is late."""
+    for query in artifacts.panel_queries():
+        if query.source is None or query.panel["type"] not in {"timeseries", "bargauge"}:
+            continue
+        if not query.dashboard.endswith("overview.json"):
+            continue
+        if _metrics(query) & PER_TENANT[query.source]:
+            assert "{{tenant_name}}" in query.target["legendFormat"], query.name
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_tenant_detail_shows_every_per_tenant_series_of_each_source(source: str) -> None:
+    """The tenant detail is where the alerts link a tenant of any source: no panel pinned to
+    another source may be the only one to show a series this source has per tenant."""
+    shown: set[str] = set()
+    for query in artifacts.panel_queries():
+        if query.dashboard.endswith("tenant.json") and _admits(query, source):
+            shown |= _metrics(query)
+    missing = PER_TENANT[source] - shown - {"oceanbase_tenant_info"}
+    assert not missing, f"{source} tenants do not see {sorted(missing)}"
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_overview_row_of_each_source_shows_its_per_tenant_series(source: str) -> None:
+    shown: set[str] = set()
+    for query in artifacts.panel_queries():
+        if query.dashboard.endswith("overview.json") and _admits(query, source):
+            shown |= _metrics(query)
+    missing = (
+        PER_TENANT[source]
+        - shown
+        - {
+            "oceanbase_log_backup_info",
+            "oceanbase_backup_task_info",
+            "oceanbase_log_backup_delay_seconds",
+        }
+    )
+    assert not missing, f"the overview does not show {source}'s {sorted(missing)}"
