@@ -9,7 +9,7 @@
 - `restore`: a finished restore, one that succeeds half an hour in and one that fails (its
   tenant is dropped).
 - `churn`: besides the fixed tenants, tenants are created and dropped every couple of hours.
-- `showcase` (what `oceanbase-backup-exporter --demo` serves): within five minutes of its
+- `showcase`: what `oceanbase-backup-exporter --demo` serves. Within five minutes of its
   start, cluster 0 shows every kind of trouble beside a healthy tenant: `pay`'s backup fails
   and its archive lags a quarter of an hour, `erp`'s archive round is interrupted (obshell
   stops listing it), `crm` was never backed up, a restore succeeds and another fails. The
