@@ -383,6 +383,14 @@ ENDPOINT_SUPPORTED = _spec(
     "1 when the upstream has this optional endpoint (learned per agent version).",
     "endpoint",
 )
+FACT_VERIFIED = _spec(
+    "oceanbase_backup_exporter_cached_fact_verified_timestamp_seconds",
+    "gauge",
+    "When facts served from the exporter's cache (fact: cluster_identity, job_history, the"
+    " oldest of the tenants') were last confirmed unchanged, Unix seconds; behind the last"
+    " poll when a poll could not refresh them (at most stale_after, then they are dropped).",
+    "fact",
+)
 RELOAD_OK = _spec(
     "oceanbase_backup_exporter_config_last_reload_successful",
     "gauge",
@@ -453,6 +461,8 @@ def collect(
         _exporter_families(families, target, base)
         if target.data is None:
             continue
+        for fact, verified in target.data.facts_verified:
+            families.add(FACT_VERIFIED, {**base, "fact": fact}, verified)
         for cluster in target.data.clusters:
             _cluster_families(families, cluster, base)
     if process is not None:
