@@ -386,9 +386,9 @@ ENDPOINT_SUPPORTED = _spec(
 FACT_VERIFIED = _spec(
     "oceanbase_backup_exporter_cached_fact_verified_timestamp_seconds",
     "gauge",
-    "When facts served from the exporter's cache (fact: cluster_identity, job_history, the"
-    " oldest of the tenants') were last confirmed unchanged, Unix seconds; behind the last"
-    " poll when a poll could not refresh them (at most stale_after, then they are dropped).",
+    "When facts the exporter re-serves from its cache were last read or confirmed unchanged,"
+    " Unix seconds, the oldest per kind (fact: cluster_identity, job_history, cluster_list,"
+    " tenant_list, instance_list); never more than stale_after ago.",
     "fact",
 )
 RELOAD_OK = _spec(

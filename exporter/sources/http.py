@@ -10,7 +10,9 @@ five times the CPU of a bare aiohttp request.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
+import itertools
 import ssl
 import time
 from collections import Counter
@@ -40,9 +42,10 @@ LATENCY_BUCKETS: tuple[float, ...] = (
 
 @dataclass
 class Histogram:
-    """Cumulative bucket counts, as Prometheus histograms want them."""
+    """Latency observations, kept per bucket (one increment per request) and summed up into
+    the cumulative counts Prometheus wants only when read (once per poll)."""
 
-    buckets: list[int] = field(default_factory=lambda: [0] * len(LATENCY_BUCKETS))
+    counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
     count: int = 0
     total: float = 0.0
 
@@ -50,9 +53,12 @@ class Histogram:
         """Add one observation."""
         self.count += 1
         self.total += value
-        for i, bound in enumerate(LATENCY_BUCKETS):
-            if value <= bound:
-                self.buckets[i] += 1
+        self.counts[bisect.bisect_left(LATENCY_BUCKETS, value)] += 1
+
+    @property
+    def buckets(self) -> list[int]:
+        """Cumulative counts per bound of LATENCY_BUCKETS (+Inf is `count`)."""
+        return list(itertools.accumulate(self.counts[:-1]))
 
 
 @dataclass
@@ -176,9 +182,14 @@ class UpstreamHTTP:
         if remaining is not None and remaining <= 0:
             raise DeadlinePassed(endpoint)
         sent: float | None = None
-        own: asyncio.Timeout | None = None
+        own = False  # whether the timer running is the request's own timeout
+        loop = asyncio.get_running_loop()
+        deadline = None if remaining is None else loop.time() + remaining
+        timer = asyncio.timeout_at(deadline)
         try:
-            async with asyncio.timeout(remaining):
+            # One timer per request: the poll's deadline while waiting for slots, then the
+            # request's own timeout if that comes first (a second timer costs ~10 µs).
+            async with timer:
                 shared = await self.budget.admit()
                 slots = self.budget.request_slots
                 async with (
@@ -186,14 +197,18 @@ class UpstreamHTTP:
                     slots.held() if shared and slots else contextlib.nullcontext(),
                 ):
                     sent = time.monotonic()
-                    async with asyncio.timeout(self._timeout) as own:
-                        response = await self._send(_with_params(url, params), headers or {})
+                    ends = loop.time() + self._timeout
+                    if deadline is None or ends < deadline:
+                        timer.reschedule(ends)
+                        own = True
+                    response = await self._send(_with_params(url, params), headers or {})
+                    timer.reschedule(None)
                     if response.status in RETRY_AFTER_STATUSES:
                         asked = retry_after_seconds(response.headers.get("Retry-After", ""))
                         self.stats.retry_after = max(self.stats.retry_after, asked or 0.0)
                     return response
         except TimeoutError as exc:
-            if own is not None and own.expired():
+            if own and timer.expired():
                 raise PollError(
                     "timeout", endpoint, f"no answer within {self._timeout:g}s"
                 ) from exc
@@ -249,6 +264,9 @@ class UpstreamHTTP:
             if problem is not None:
                 response.close()  # the connection still holds the body: drop it
                 raise PollError("decode", "", problem)
+            if length.isdigit():
+                # aiohttp reads no more than Content-Length, which is within the cap.
+                return Response(response.status, response.headers, await response.read())
             chunks = []
             received = 0
             async for chunk in response.content.iter_chunked(READ_CHUNK_BYTES):

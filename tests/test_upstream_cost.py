@@ -1,4 +1,4 @@
-"""What a poll costs the obshell agent it watches (issue 15): counted requests, not timings."""
+"""What a poll costs the upstream it watches (issue 15): counted requests, not timings."""
 
 from __future__ import annotations
 
@@ -175,3 +175,48 @@ async def test_a_history_that_cannot_be_read_again_is_served_until_stale_after(
     # task did not change, so its history still stands, confirmed by this poll.
     assert value(dropped, success, tenant_name="tenant1") is None
     assert value(dropped, success, tenant_name="tenant2") is not None
+
+
+@pytest.fixture
+async def fleet() -> AsyncIterator[Simulator]:
+    sim = Simulator(scenario="demo", clusters=2, tenants=3, password=SIM_PASSWORD)
+    await sim.start()
+    yield sim
+    await sim.stop()
+
+
+async def test_ocp_and_cloud_ask_nothing_twice_and_their_lists_less_often(
+    fleet: Simulator, tmp_path: Path
+) -> None:
+    (tmp_path / "ocp_pw").write_text(fleet.ocp.account.password)
+    (tmp_path / "cloud_sk").write_text(fleet.cloud.account.access_key_secret)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "targets:\n"
+        f"  - {{name: ocp, source: ocp, url: '{fleet.ocp_url}',"
+        f" username: {fleet.ocp.account.username}, password_file: {tmp_path / 'ocp_pw'}}}\n"
+        f"  - {{name: cloud, source: cloud, url: '{fleet.cloud_url}',"
+        f" access_key_id: {fleet.cloud.account.access_key_id},"
+        f" access_key_secret_file: {tmp_path / 'cloud_sk'}}}\n"
+    )
+    poller = Poller(load_config(config))
+    try:
+        await poller.poll_all_once()
+        fleet.seen.clear()
+        results = await poller.poll_all_once()
+        second = list(fleet.seen)
+    finally:
+        await poller.stop()
+    assert all(r.complete for r in results)
+    asked = Counter(second)
+    assert [path for path, n in asked.items() if n > 1] == []  # nothing asked twice
+    paths = [urlsplit(p).path for p in second]
+    # The cluster, tenant and instance lists were read by the first poll, not the second.
+    assert "/api/v2/ob/clusters" not in paths and "/api/v2/instances" not in paths
+    assert not [p for p in paths if p.startswith("/api/v2/ob/") and p.endswith("/tenants")]
+    # The task lists and overviews are read every poll: per cluster its overview and 3 task
+    # lists per user tenant for OCP, 3 requests per instance for Cloud.
+    tenants = sum(1 for p in paths if p.endswith("/dataBackupTasks"))
+    assert tenants >= 6
+    assert len([p for p in paths if p.startswith("/api/v2/ob/")]) == 2 + 3 * tenants
+    assert len([p for p in paths if p.startswith("/api/v2/instances/")]) == 2 * 3
