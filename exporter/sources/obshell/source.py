@@ -314,19 +314,31 @@ class ObshellSource:
         errors: list[PollError],
     ) -> Tenant | None:
         name = tenant.tenant_name
-        info, rounds, jobs = await asyncio.gather(
+        # One task beside this coroutine, not one per call as gather makes: the history
+        # needs no request in a steady state, and tasks are most of a tenant's own CPU.
+        info_call = asyncio.ensure_future(
             self._optional(
                 BACKUP_INFO,
                 lambda: self._client.get(BACKUP_INFO, m.TenantBackupInfo, tenant=name),
                 errors,
-            ),
-            self._optional(
+            )
+        )
+        reused = self._reused_history(tenant, task, task_known, now)
+        jobs_call = None
+        if reused is None:
+            jobs_call = asyncio.ensure_future(self._history(tenant, task, task_known, now, errors))
+        try:
+            rounds = await self._optional(
                 LOG_TASKS,
                 lambda: self._client.get(LOG_TASKS, m.ArchiveLogTasks, tenant=name),
                 errors,
-            ),
-            self._history(tenant, task, task_known, now, errors),
-        )
+            )
+            jobs = reused if jobs_call is None else await jobs_call
+            info = await info_call
+        finally:
+            info_call.cancel()  # when an auth failure ends the poll
+            if jobs_call is not None:
+                jobs_call.cancel()
         # A checkpoint cannot be later than the moment it was read, on our clock or on the
         # agent's (its answer's timestamp): the later of the two allows for clock skew.
         answered = [parse_time(e.timestamp) for e in (info, rounds) if e is not None]
@@ -370,6 +382,18 @@ class ObshellSource:
             recovery_point=recovery_point,
         )
 
+    def _reused_history(
+        self, tenant: m.TenantOverview, task: m.BackupTask | None, task_known: bool, now: float
+    ) -> history.History | None:
+        """The cached history, confirmed by this poll, when nothing says it changed."""
+        key = (tenant.tenant_name, tenant.tenant_id)
+        cached = self._histories.get(key)
+        if not history.reusable(cached, history.task_key(task), task_known, now):
+            return None
+        assert cached is not None
+        confirmed = self._histories[key] = replace(cached, verified_at=now)
+        return confirmed
+
     async def _history(
         self,
         tenant: m.TenantOverview,
@@ -378,35 +402,31 @@ class ObshellSource:
         now: float,
         errors: list[PollError],
     ) -> history.History | None:
-        """The tenant's job history facts: cached while unchanged, else read (bounded)."""
+        """The tenant's job history facts, read again (bounded), or cached ones that stand."""
         key = (tenant.tenant_name, tenant.tenant_id)
         cached = self._histories.get(key)
         latest = history.task_key(task)
         if self._supported.get(BACKUP_JOBS) is False:
             return None
-        if history.reusable(cached, latest, task_known, now):
-            assert cached is not None
-            found: history.History | None = replace(cached, verified_at=now)
-        else:
 
-            async def jobs(
-                status: str, size: int, since: float | None
-            ) -> tuple[list[m.BackupJob], int]:
-                return await self._jobs(tenant.tenant_name, status, size, since, errors)
+        async def jobs(
+            status: str, size: int, since: float | None
+        ) -> tuple[list[m.BackupJob], int]:
+            return await self._jobs(tenant.tenant_name, status, size, since, errors)
 
-            created = parse_time(tenant.created_time)
-            found = await self._optional(
-                BACKUP_JOBS, lambda: history.read(jobs, cached, latest, created, now), errors
-            )
-            if self._supported.get(BACKUP_JOBS) is False:
-                return None
-            if found is None and cached is not None:
-                # Not read again: the cached facts stand while the latest task says nothing
-                # changed, and until stale_after past their last confirmation otherwise.
-                if task_known and cached.task == latest:
-                    found = replace(cached, verified_at=now)
-                elif now - cached.verified_at <= self._target.stale_after:
-                    found = cached
+        created = parse_time(tenant.created_time)
+        found = await self._optional(
+            BACKUP_JOBS, lambda: history.read(jobs, cached, latest, created, now), errors
+        )
+        if self._supported.get(BACKUP_JOBS) is False:
+            return None
+        if found is None and cached is not None:
+            # Not read again: the cached facts stand while the latest task says nothing
+            # changed, and until stale_after past their last confirmation otherwise.
+            if task_known and cached.task == latest:
+                found = replace(cached, verified_at=now)
+            elif now - cached.verified_at <= self._target.stale_after:
+                found = cached
         if found is None:
             self._histories.pop(key, None)
         else:
