@@ -186,8 +186,8 @@ class UpstreamHTTP:
         deadline = None if remaining is None else loop.time() + remaining
         timer = asyncio.timeout_at(deadline)
         try:
-            # One timer per request: the poll's deadline while waiting for slots, then the
-            # request's own timeout if that comes first (a second timer costs ~10 µs).
+            # One Timeout per request: the poll's deadline while waiting for slots, then the
+            # request's own timeout if that comes first.
             async with timer:
                 shared = await self.budget.admit()
                 slots = self.budget.request_slots
@@ -197,10 +197,8 @@ class UpstreamHTTP:
                     slot = await slots.take() if shared and slots else None
                     try:
                         sent = time.monotonic()
-                        ends = loop.time() + self._timeout
-                        if deadline is None or ends < deadline:
-                            timer.reschedule(ends)
-                            own = True
+                        own, when = _earlier(loop.time() + self._timeout, deadline)
+                        timer.reschedule(when)
                         response = await self._send(_with_params(url, params), headers or {})
                         timer.reschedule(None)
                     finally:
@@ -280,6 +278,13 @@ class UpstreamHTTP:
                     raise PollError("decode", "", message)
                 chunks.append(chunk)
             return Response(response.status, response.headers, b"".join(chunks))
+
+
+def _earlier(own_end: float, deadline: float | None) -> tuple[bool, float]:
+    """Which comes first, the request's own timeout or the poll's deadline, and when."""
+    if deadline is None or own_end < deadline:
+        return True, own_end
+    return False, deadline
 
 
 def retry_after_seconds(value: str, now: float | None = None) -> float | None:
