@@ -213,10 +213,7 @@ async def test_each_simulator_fault_on_each_endpoint(
         target = f"c{index}"
         reason = (SECRET_REASONS if route == SECRET else KIND_REASONS)[kind]
         endpoint = OB_INFO if route == SECRET else route  # the signed call that needed the key
-        assert errors(parsed, target).keys() == {(endpoint, reason)}, (
-            route,
-            errors(parsed, target),
-        )
+        assert errors(parsed, target).keys() == {(endpoint, reason)}, (route, parsed)
         # An auth failure anywhere stops the poll (a wrong password must not be retried per
         # tenant); so does a dead agent on the cluster-wide backup call (no per-tenant retries).
         whole = (
