@@ -140,36 +140,47 @@ class ObshellSource:
 
         if self._supported.get(TENANTS) is False:
             return self._identity_only(identity, now)
+        # The cluster backup overview needs no tenant list, and the restore list no tenant
+        # data: each is asked beside what it would otherwise wait for, so that a poll is three
+        # round trips (info; tenants; per tenant), not five.
+        cluster_call = asyncio.ensure_future(self._cluster_backup(errors))
+        restores_call: asyncio.Future[tuple[Restore, ...]] | None = None
         try:
-            overview = await self._client.get(TENANTS, m.TenantOverviews)
-        except EndpointUnsupported:
-            return self._identity_only(identity, now)
-        if overview is None:
-            raise PollError("api_error", TENANTS, "obshell reported the resource as missing")
-        self._supported[TENANTS] = True
-        listed: list[m.TenantOverview] = overview.data.contents if overview.data else []
-        wanted = _once_each([t for t in listed if self._is_wanted(t)], errors)
-        if len(wanted) > self._target.max_tenants:
-            message = (
-                f"{len(wanted)} tenants to poll, more than max_tenants"
-                f" ({self._target.max_tenants}): filter them with tenants: or raise max_tenants"
-            )
-            raise PollError("decode", TENANTS, message)
-        kept = {(t.tenant_name, t.tenant_id) for t in wanted}
-        self._histories = {k: v for k, v in self._histories.items() if k in kept}
+            try:
+                overview = await self._client.get(TENANTS, m.TenantOverviews)
+            except EndpointUnsupported:
+                return self._identity_only(identity, now)
+            if overview is None:
+                raise PollError("api_error", TENANTS, "obshell reported the resource as missing")
+            self._supported[TENANTS] = True
+            listed: list[m.TenantOverview] = overview.data.contents if overview.data else []
+            wanted = _once_each([t for t in listed if self._is_wanted(t)], errors)
+            if len(wanted) > self._target.max_tenants:
+                message = (
+                    f"{len(wanted)} tenants to poll, more than max_tenants"
+                    f" ({self._target.max_tenants}): filter them with tenants: or raise"
+                    " max_tenants"
+                )
+                raise PollError("decode", TENANTS, message)
+            kept = {(t.tenant_name, t.tenant_id) for t in wanted}
+            self._histories = {k: v for k, v in self._histories.items() if k in kept}
+            if self._target.restore.enabled:
+                restores_call = asyncio.ensure_future(self._restores(wanted, now, errors))
 
-        tasks, unknown = await self._latest_tasks(wanted, errors)
-        verified: list[float] = []
-        tenants = await fan_out(
-            wanted,
-            lambda t: self._tenant(
-                t, tasks.get(t.tenant_id), t.tenant_id not in unknown, now, verified, errors
-            ),
-            self._target.max_concurrency,
-        )
-        restores: tuple[Restore, ...] = ()
-        if self._target.restore.enabled:
-            restores = await self._restores(wanted, now, errors)
+            tasks, unknown = await self._latest_tasks(wanted, await cluster_call, errors)
+            verified: list[float] = []
+            tenants = await fan_out(
+                wanted,
+                lambda t: self._tenant(
+                    t, tasks.get(t.tenant_id), t.tenant_id not in unknown, now, verified, errors
+                ),
+                self._target.max_concurrency,
+            )
+            restores = await restores_call if restores_call is not None else ()
+        finally:
+            _abandon(cluster_call)  # when the poll ends early (an old agent, auth, a bad list)
+            if restores_call is not None:
+                _abandon(restores_call)
         cluster_state = Cluster(
             identity=identity,
             tenants=tuple(t for t in tenants if t is not None),
@@ -260,30 +271,39 @@ class ObshellSource:
         self._supported[route] = True
         return result
 
-    async def _latest_tasks(
-        self, tenants: list[m.TenantOverview], errors: list[PollError]
-    ) -> tuple[dict[int, m.BackupTask], set[int]]:
-        """Latest task per tenant id, and the ids whose latest task could not be read.
-
-        One cluster call; per-tenant calls only if it fails. The cluster overview runs the
-        same query as the per-tenant one for every tenant, so it saves N requests; but one
-        tenant's SQL error fails it whole, and then asking per tenant keeps the other tenants'
-        data.
-        """
+    async def _cluster_backup(self, errors: list[PollError]) -> dict[int, m.BackupTask] | None:
+        """The latest task of every tenant in one call; None when it failed or is missing."""
         try:
             overview = await self._client.get(CLUSTER_BACKUP, m.ClusterBackupOverview)
         except EndpointUnsupported:
             self._supported[CLUSTER_BACKUP] = False
-            return {}, set()  # agents before 4.2.4 have no backup routes, per tenant neither
+            return None
         except PollError as exc:
             if exc.reason in ("auth", "timeout", "connection", "tls"):
                 raise
             errors.append(exc)
-        else:
-            self._supported[CLUSTER_BACKUP] = True
-            statuses = overview.data.statuses if overview and overview.data else []
-            return {task.tenant_id: task for task in statuses}, set()
+            return None
+        self._supported[CLUSTER_BACKUP] = True
+        statuses = overview.data.statuses if overview and overview.data else []
+        return {task.tenant_id: task for task in statuses}
 
+    async def _latest_tasks(
+        self,
+        tenants: list[m.TenantOverview],
+        cluster: dict[int, m.BackupTask] | None,
+        errors: list[PollError],
+    ) -> tuple[dict[int, m.BackupTask], set[int]]:
+        """Latest task per tenant id, and the ids whose latest task could not be read.
+
+        From the cluster overview (`cluster`); per-tenant calls only if it failed. The cluster
+        overview runs the same query as the per-tenant one for every tenant, so it saves N
+        requests; but one tenant's SQL error fails it whole, and then asking per tenant keeps
+        the other tenants' data.
+        """
+        if cluster is not None:
+            return cluster, set()
+        if self._supported.get(CLUSTER_BACKUP) is False:
+            return {}, set()  # agents before 4.2.4 have no backup routes, per tenant neither
         unknown: set[int] = set()
 
         async def one(tenant: m.TenantOverview) -> m.BackupTask | None:
@@ -336,9 +356,9 @@ class ObshellSource:
             jobs = reused if jobs_call is None else await jobs_call
             info = await info_call
         finally:
-            info_call.cancel()  # when an auth failure ends the poll
+            _abandon(info_call)  # when an auth failure ends the poll
             if jobs_call is not None:
-                jobs_call.cancel()
+                _abandon(jobs_call)
         # A checkpoint cannot be later than the moment it was read, on our clock or on the
         # agent's (its answer's timestamp): the later of the two allows for clock skew.
         answered = [parse_time(e.timestamp) for e in (info, rounds) if e is not None]
@@ -533,6 +553,15 @@ class ObshellSource:
     def _zone(self, envelope: m.Envelope[T]) -> tzinfo:
         """The zone for upstream times without offset: config, else the envelope's offset."""
         return envelope_zone(self._target.timezone, envelope.timestamp)
+
+
+def _abandon(call: asyncio.Future[T]) -> None:
+    """Cancel a call still running; a finished one's failure was another's to report (the
+    first failure ends the poll), so it is only marked as seen."""
+    if not call.done():
+        call.cancel()
+    elif not call.cancelled():
+        call.exception()
 
 
 def _once_each(tenants: list[m.TenantOverview], errors: list[PollError]) -> list[m.TenantOverview]:
