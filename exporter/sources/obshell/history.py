@@ -52,7 +52,7 @@ TaskKey = tuple[int | None, int | None, str]
 Jobs = Callable[[str, int, float | None], Awaitable[tuple[list[m.BackupJob], int]]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
     """The parts of a backup job the exported facts need."""
 
@@ -62,7 +62,7 @@ class Job:
     plus_archivelog: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class History:
     """What a tenant's job history says, and when it was read and last confirmed."""
 
