@@ -5,6 +5,9 @@ answering after a fixed 20 ms, so that what is measured is the client, not the s
 
 `python -m bench isolation` (about 4 minutes): live targets' poll gaps beside 0, 100 and 300
 dead ones. `python -m bench tenants`: peak RSS of one target with 1k, 10k and 50k tenants.
+`python -m bench cost [--baseline CHECKOUT]`: how a steady-state poll's requests, CPU and
+memory grow with tenants and targets, and with a baseline checkout its poll cycles before and
+after side by side.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from bench import scrape
 from bench.fleet import TENANTS, fleet
@@ -27,11 +32,130 @@ SDK_SIZES = (10, 100)  # 1000 targets one after another would take ~15 minutes
 HTTPX_SIZES = (10, 100)  # httpx's own transport: ~4 ms CPU a request, minutes at 1000
 
 
-def _run(module: str, *args: str) -> dict[str, float]:
+def _run(module: str, *args: str, code: str | None = None) -> dict[str, float]:
+    """Run `python -m module args` in a fresh process; `code` is a folder whose `exporter`
+    package replaces ours (the baseline of a before/after run), beside our `bench`."""
+    env = None
+    if code is not None:  # `-m` puts the working directory first on the path: run from there
+        env = {**os.environ, "PYTHONPATH": code}
     result = subprocess.run(
-        [sys.executable, "-m", module, *args], capture_output=True, text=True, check=True
-    )
+        [sys.executable, "-m", module, *args],
+        capture_output=True, text=True, check=True, env=env, cwd=code,
+    )  # fmt: skip
     return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _baseline_code(checkout: str, folder: str) -> str:
+    """A folder importing `exporter` from `checkout` and `bench` from here."""
+    here = Path(__file__).resolve().parent
+    Path(folder, "exporter").symlink_to(Path(checkout).resolve() / "exporter")
+    Path(folder, "bench").symlink_to(here)
+    return folder
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} {five:.1f} {fifteen:.1f}"
+
+
+def _default_concurrency(code: str | None) -> int:
+    """The `concurrency` default of the exporter in `code` (ours when None)."""
+    probe = "from exporter.config import Config; print(Config.model_fields['concurrency'].default)"
+    env = None if code is None else {**os.environ, "PYTHONPATH": code}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env, cwd=code
+    )
+    return int(out.stdout.strip())
+
+
+def compare(sizes: list[int], baseline: str) -> None:
+    """Poll cycles before (the `baseline` checkout) and after, side by side (markdown)."""
+    with tempfile.TemporaryDirectory() as folder:
+        code = _baseline_code(baseline, folder)
+        width = {"before": _default_concurrency(code), "after": _default_concurrency(None)}
+        print(
+            f"fleet: N obshell targets x {TENANTS} tenants, {LATENCY * 1000:.0f} ms per upstream"
+            f" answer; default concurrency before {width['before']}, after {width['after']}"
+        )
+        print()
+        print(
+            "| targets | requests before / after | poll s before / after | bare aiohttp s (after's"
+            " requests) | after / bare | CPU ms/req before / after | aiohttp CPU ms/req"
+            " | after / aiohttp | CPU ms per tenant per poll before / after | peak RSS MB before"
+            " / after | load |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for size in sizes:
+            with fleet(size, LATENCY) as base:
+                common = ("--base", base, "--targets", str(size))
+                old = _run("bench.poll_cycle", *common, code=code)
+                new = _run("bench.poll_cycle", *common)
+                bare = _run(
+                    "bench.fanout", *common, "--requests", str(int(new["requests"])),
+                    "--client", "aiohttp", "--concurrency", str(width["after"]),
+                )  # fmt: skip
+            per_req = [r["cpu"] / r["requests"] * 1000 for r in (old, new, bare)]
+            per_tenant = [r["cpu"] / (size * TENANTS) * 1000 for r in (old, new)]
+            cells = [
+                str(size),
+                f"{old['requests']:.0f} / {new['requests']:.0f}",
+                f"{old['wall']:.2f} / {new['wall']:.2f}",
+                f"{bare['wall']:.2f}",
+                f"{new['wall'] / bare['wall']:.2f}x",
+                f"{per_req[0]:.3f} / {per_req[1]:.3f}",
+                f"{per_req[2]:.3f}",
+                f"{per_req[1] / per_req[2]:.2f}x",
+                f"{per_tenant[0]:.3f} / {per_tenant[1]:.3f}",
+                f"{old['rss_mb']:.0f} / {new['rss_mb']:.0f}",
+                _load(),
+            ]
+            print("| " + " | ".join(cells) + " |", flush=True)
+
+
+GROWTH_TENANTS = (1, 10, 100, 1000)
+GROWTH_TARGETS = (10, 100, 1000)
+
+
+def growth() -> None:
+    """How a steady-state poll's cost grows with tenants and targets, with slopes (markdown).
+
+    The simulator answers at once here: requests, CPU and memory do not depend on latency.
+    """
+    print(
+        "| cluster | requests per poll | CPU s per poll | peak RSS MB | RSS growth in the poll MB |"
+    )
+    print("|---|---|---|---|---|")
+    rows: dict[str, list[tuple[int, dict[str, float]]]] = {"tenants": [], "targets": []}
+    for tenants in GROWTH_TENANTS:
+        with fleet(1, 0.0, tenants=tenants) as base:
+            r = _run("bench.poll_cycle", "--base", base, "--targets", "1")
+        rows["tenants"].append((tenants, r))
+        _growth_row(f"1 target x {tenants} tenants", r)
+    for targets in GROWTH_TARGETS:
+        with fleet(targets, 0.0) as base:
+            r = _run("bench.poll_cycle", "--base", base, "--targets", str(targets))
+        rows["targets"].append((targets, r))
+        _growth_row(f"{targets} targets x {TENANTS} tenants", r)
+    print()
+    for unit, points in rows.items():
+        (x0, first), (x1, last) = points[0], points[-1]
+        run = x1 - x0
+        if run <= 0:
+            continue
+        print(
+            f"slope per {unit[:-1]}: {(last['requests'] - first['requests']) / run:.2f} requests,"
+            f" {(last['cpu'] - first['cpu']) / run * 1000:.3f} ms CPU,"
+            f" {(last['rss_mb'] - first['rss_mb']) / run * 1024:.1f} KB peak RSS per poll"
+        )
+    print(f"({_load()})")
+
+
+def _growth_row(label: str, r: dict[str, float]) -> None:
+    print(
+        f"| {label} | {r['requests']:.0f} | {r['cpu']:.3f} | {r['rss_mb']:.0f} "
+        f"| {r['rss_mb'] - r['rss_before_mb']:.1f} |",
+        flush=True,
+    )
 
 
 ISOLATION_LIVE = 20
@@ -85,8 +209,16 @@ def tenants() -> None:
 def main() -> None:
     """Run every benchmark and print the table (markdown)."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("suite", nargs="?", choices=["all", "isolation", "tenants"], default="all")
+    parser.add_argument(
+        "suite", nargs="?", choices=["all", "isolation", "tenants", "cost"], default="all"
+    )
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument(
+        "--baseline",
+        metavar="CHECKOUT",
+        help="a checkout of the code before (`git worktree add /tmp/before REV`): `cost` then"
+        " prints its poll cycles beside ours",
+    )
     args = parser.parse_args()
     if args.suite == "isolation":
         isolation()
@@ -95,6 +227,12 @@ def main() -> None:
         tenants()
         return
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.suite == "cost":
+        if args.baseline:
+            compare(sizes, args.baseline)
+            print()
+        growth()
+        return
     started = time.monotonic()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
@@ -112,7 +250,10 @@ def main() -> None:
         with fleet(size, LATENCY) as base:
             ours = _run("bench.poll_cycle", "--base", base, "--targets", str(size))
             count = str(int(ours["requests"]))
-            common = ("--base", base, "--targets", str(size), "--requests", count)
+            common = (
+                "--base", base, "--targets", str(size), "--requests", count,
+                "--concurrency", str(_default_concurrency(None)),
+            )  # fmt: skip
             bare = _run("bench.fanout", *common, "--client", "aiohttp")
             plain = (
                 _run("bench.fanout", *common, "--client", "httpx") if size in HTTPX_SIZES else None

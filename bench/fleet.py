@@ -62,11 +62,15 @@ def agent_url(base: str, index: int) -> str:
     return f"{base}/obshell/{index}"
 
 
-def write_config(folder: Path, base: str, targets: int, concurrency: int = 32) -> Path:
-    """An exporter config polling the first `targets` agents of the fleet at `base`."""
+def write_config(
+    folder: Path, base: str, targets: int, concurrency: int | None = None, interval: str = "60s"
+) -> Path:
+    """An exporter config polling the first `targets` agents of the fleet at `base`
+    (`concurrency` None: the exporter's default)."""
     secret = folder / "password"
     secret.write_text(PASSWORD)
-    lines = [f"concurrency: {concurrency}", "defaults: {timeout: 30s, interval: 60s}", "targets:"]
+    lines = [] if concurrency is None else [f"concurrency: {concurrency}"]
+    lines += [f"defaults: {{timeout: 30s, interval: {interval}}}", "targets:"]
     lines += [
         f"  - {{name: t{i}, source: obshell, url: '{agent_url(base, i)}', password_file: {secret}}}"
         for i in range(targets)

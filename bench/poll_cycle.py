@@ -19,8 +19,16 @@ from exporter.config import load_config
 from exporter.poller import Poller
 
 
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 async def _measure(config: Path) -> dict[str, float]:
     poller = Poller(load_config(config))
+    rss_before = _rss_mb()
     try:
         await poller.poll_all_once()
         requests_before = sum(sum(r.stats.requests.values()) for r in poller.runners.values())
@@ -34,7 +42,14 @@ async def _measure(config: Path) -> dict[str, float]:
     finally:
         await poller.stop()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"wall": wall, "cpu": cpu, "requests": requests, "failed": failed, "rss_mb": rss_mb}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "requests": requests,
+        "failed": failed,
+        "rss_mb": rss_mb,
+        "rss_before_mb": rss_before,
+    }
 
 
 def main() -> None:
@@ -42,10 +57,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", required=True)
     parser.add_argument("--targets", type=int, required=True)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=None, help="default: the exporter's")
+    # Long enough for the warm-up cycle of 1,000 targets to finish on a busy machine: a poll
+    # cut by its deadline would leave the measured cycle doing the warm-up's work.
+    parser.add_argument("--interval", default="5m")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        config = write_config(Path(folder), args.base, args.targets, args.concurrency)
+        config = write_config(
+            Path(folder), args.base, args.targets, args.concurrency, args.interval
+        )
         print(json.dumps(asyncio.run(_measure(config))))
 
 

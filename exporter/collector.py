@@ -386,6 +386,14 @@ ENDPOINT_SUPPORTED = _spec(
     "1 when the upstream has this optional endpoint (learned per agent version).",
     "endpoint",
 )
+FACT_VERIFIED = _spec(
+    "oceanbase_backup_exporter_cached_fact_verified_timestamp_seconds",
+    "gauge",
+    "When facts the exporter re-serves from its cache were last read or confirmed unchanged,"
+    " Unix seconds, the oldest per kind (fact: cluster_identity, job_history, cluster_list,"
+    " tenant_list, instance_list); never more than stale_after ago.",
+    "fact",
+)
 RELOAD_OK = _spec(
     "oceanbase_backup_exporter_config_last_reload_successful",
     "gauge",
@@ -456,6 +464,8 @@ def collect(
         _exporter_families(families, target, base)
         if target.data is None:
             continue
+        for fact, verified in target.data.facts_verified:
+            families.add(FACT_VERIFIED, {**base, "fact": fact}, verified)
         for cluster in target.data.clusters:
             _cluster_families(families, cluster, base)
     if process is not None:

@@ -34,6 +34,7 @@ import base64
 import contextlib
 import hashlib
 import logging
+import os
 import random
 import ssl
 import time
@@ -87,7 +88,35 @@ REQUEST_SLOT_LEASE = 1.0
 def _secret_reader(secret: Secret | None) -> Callable[[], str]:
     if secret is None:
         return lambda: ""
-    return secret.read
+    return _cached_reader(secret)
+
+
+def _cached_reader(secret: Secret) -> Callable[[], str]:
+    """`secret.read`, but a `*_file` is read again only when its `stat` changes.
+
+    Auths ask for the secret on every request so that a rotated file is used at once; a
+    `stat` (inode, size, mtime and ctime in ns: Kubernetes swaps a symlink, an editor or
+    `echo >` rewrites in place) tells that as surely for a fifth of the CPU of opening and
+    reading the file. The stat comes before the read, so a change racing the two is read
+    again by the next call. A file that cannot be stat'ed is read, to raise the usual error.
+    """
+    path = secret.file
+    if path is None:
+        return secret.read
+    seen: tuple[tuple[int, ...], str] | None = None
+
+    def read() -> str:
+        nonlocal seen
+        try:
+            info = os.stat(path)
+        except OSError:
+            return secret.read()
+        key = (info.st_ino, info.st_dev, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        if seen is None or seen[0] != key:
+            seen = (key, secret.read())
+        return seen[1]
+
+    return read
 
 
 def build_source(target: Target, http: Callable[[Auth | None], UpstreamHTTP]) -> Source:
@@ -95,14 +124,14 @@ def build_source(target: Target, http: Callable[[Auth | None], UpstreamHTTP]) ->
     if isinstance(target, ObshellTarget):
         root, agent = target.password, target.agent_password
         auth = HybridAuth(
-            password=root.read if root is not None else None,
-            agent_password=agent.read if agent is not None else None,
+            password=_cached_reader(root) if root is not None else None,
+            agent_password=_cached_reader(agent) if agent is not None else None,
         )
         return ObshellSource(target, http(auth))
     if isinstance(target, OcpTarget):
         return OcpSource(target, http(_ocp_auth(target)))
     secret = target.access_key_secret
-    return CloudSource(target, http(CloudDigestAuth(target.access_key_id, secret.read)))
+    return CloudSource(target, http(CloudDigestAuth(target.access_key_id, _cached_reader(secret))))
 
 
 def _ocp_auth(target: OcpTarget) -> Auth:

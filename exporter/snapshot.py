@@ -184,6 +184,10 @@ class TargetData:
     # never shows data as fresher than it is; the poll's deadline (one interval) bounds how
     # much later a fact was read, so data always arrives younger than stale_after.
     polled_at: float
+    # Facts re-served from a cache, each with when it was last confirmed (not older than
+    # `stale_after`; see exporter.sources.obshell.history): ("job_history", t) is the oldest
+    # confirmation among the tenants' histories.
+    facts_verified: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1071,7 +1071,23 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                     ),
                     "none",
                     "{{target}}",
-                    width=24,
+                    width=12,
+                ),
+                bars(
+                    "Cached facts, age",
+                    "How long ago the exporter last confirmed a fact it does not ask for on "
+                    "every poll (obshell's cluster identity and job history, OCP's cluster and "
+                    f"tenant lists, Cloud's instance list), the {TOP} oldest. One past the "
+                    "target's stale_after is dropped; a growing age means the refresh fails "
+                    "(see poll errors).",
+                    worst(
+                        "time() - oceanbase_backup_exporter_cached_fact_verified_timestamp_seconds"
+                        '{source=~"$source", target=~"$target"}'
+                    ),
+                    "s",
+                    "{{target}} {{fact}}",
+                    width=12,
+                    min_=0,
                 ),
             ],
         ),

@@ -19,6 +19,7 @@ from exporter.simulator import Simulator
 from exporter.sources.base import Source
 from exporter.sources.errors import PollError
 from exporter.sources.http import Auth, RequestStats, UpstreamHTTP, open_session
+from exporter.sources.obshell import history
 from exporter.sources.obshell.auth import HybridAuth, version_tuple
 from exporter.sources.obshell.client import ObshellClient
 from exporter.sources.obshell.models import ObInfo, TenantBackupOverview
@@ -237,8 +238,11 @@ async def test_only_an_agent_password_for_an_agent_without_one_is_an_auth_error(
 
 @pytest.mark.parametrize("version", ["4.2.2.0", "4.2.3.0", "4.2.5.0", "4.3.0.0"])
 async def test_new_key_before_4_3_1_recovers_within_one_poll(
-    simulator: Simulator, tmp_path: Path, version: str
+    simulator: Simulator, tmp_path: Path, version: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The identity is read again each poll (hourly otherwise), so that /ob/info is the first
+    # signed request of both polls, also on agents without a backup API.
+    monkeypatch.setattr(history, "FACT_REFRESH_SECONDS", 0.0)
     cluster = simulator.world.clusters[0]
     cluster.version = version
     secrets = {"password": SIM_PASSWORD}

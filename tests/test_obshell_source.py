@@ -6,12 +6,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from pytest_httpserver import HTTPServer
 
 from exporter.collector import collect
 from exporter.config import load_config
 from exporter.exposition import render
 from exporter.poller import Poller
+from exporter.sources.obshell import history
 from tests.conftest import PASSWORD, obshell_config, samples, seed, value
 from tests.obshell_stub import ObshellStub, error
 
@@ -249,8 +251,11 @@ async def test_running_restore_from_the_list_without_asking_the_overview(
 
 
 async def test_identity_is_kept_when_ob_info_fails_later(
-    obshell: ObshellStub, tmp_path: Path
+    obshell: ObshellStub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Every poll refreshes the cached identity (hourly otherwise): the same agent answering
+    # /api/v1/info vouches for the identity it gave when the refresh fails.
+    monkeypatch.setattr(history, "FACT_REFRESH_SECONDS", 0.0)
     poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
     try:
         await _poll(poller)

@@ -6,9 +6,11 @@ One port serves the obshell agents (`/api/v1`, `/obshell/<i>/api/v1`), OCP (`/ap
 
 from __future__ import annotations
 
+import collections
 import socket
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from exporter.simulator.clock import SimClock
 from exporter.simulator.cloud_api import CloudApi
@@ -19,6 +21,8 @@ from exporter.simulator.ocp_api import OcpApi
 from exporter.simulator.ocp_auth import OcpAccount
 from exporter.simulator.scenarios import build_world
 from exporter.simulator.world import World
+
+SEEN_REQUESTS = 10_000
 
 
 class Simulator:
@@ -61,12 +65,14 @@ class Simulator:
         self.cloud = CloudApi(self.world, self.clock, self.faults, cloud_account or CloudAccount())
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
+        # The latest requests (path and query), for tests that count what a client asks.
+        self.seen: collections.deque[str] = collections.deque(maxlen=SEEN_REQUESTS)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Listen on `host:port` (port 0: a free one, see `base_url`)."""
         if self._runner is not None:
             raise RuntimeError("the simulator is already running")
-        app = web.Application()
+        app = web.Application(middlewares=[self._note])
         app.router.add_route("*", "/api/v2/ob/{tail:.*}", self.ocp.handle)
         app.router.add_route("*", "/api/v2/time", self.ocp.handle)
         app.router.add_route("*", "/api/v2/instances{tail:.*}", self.cloud.handle)
@@ -88,6 +94,11 @@ class Simulator:
         self._base_url = (
             f"http://[{host}]:{bound}" if family == socket.AF_INET6 else f"http://{host}:{bound}"
         )
+
+    @web.middleware
+    async def _note(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        self.seen.append(request.path_qs)
+        return await handler(request)
 
     async def stop(self) -> None:
         """Stop listening and close open connections."""

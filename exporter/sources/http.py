@@ -10,7 +10,8 @@ five times the CPU of a bare aiohttp request.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import bisect
+import itertools
 import ssl
 import time
 from collections import Counter
@@ -40,9 +41,10 @@ LATENCY_BUCKETS: tuple[float, ...] = (
 
 @dataclass
 class Histogram:
-    """Cumulative bucket counts, as Prometheus histograms want them."""
+    """Latency observations, kept per bucket (one increment per request) and summed up into
+    the cumulative counts Prometheus wants only when read (once per poll)."""
 
-    buckets: list[int] = field(default_factory=lambda: [0] * len(LATENCY_BUCKETS))
+    counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
     count: int = 0
     total: float = 0.0
 
@@ -50,9 +52,12 @@ class Histogram:
         """Add one observation."""
         self.count += 1
         self.total += value
-        for i, bound in enumerate(LATENCY_BUCKETS):
-            if value <= bound:
-                self.buckets[i] += 1
+        self.counts[bisect.bisect_left(LATENCY_BUCKETS, value)] += 1
+
+    @property
+    def buckets(self) -> list[int]:
+        """Cumulative counts per bound of LATENCY_BUCKETS (+Inf is `count`)."""
+        return list(itertools.accumulate(self.counts[:-1]))
 
 
 @dataclass
@@ -178,24 +183,34 @@ class UpstreamHTTP:
         shared = await self.budget.admit()  # may queue behind other targets: not our time
         slots = self.budget.request_slots
         sent: float | None = None
-        own: asyncio.Timeout | None = None
+        own = False  # whether the timer running is the request's own timeout
+        loop = asyncio.get_running_loop()
+        remaining = self.budget.remaining()
+        deadline = None if remaining is None else loop.time() + remaining
+        # One Timeout per request: the poll's deadline while waiting for slots, then the
+        # request's own timeout if that comes first.
+        timer = asyncio.timeout_at(deadline)
         try:
-            async with asyncio.timeout(self.budget.remaining()):
-                async with (
-                    self._target_limit,
-                    slots.held(self.budget.stalled)
-                    if shared and slots
-                    else contextlib.nullcontext(),
-                ):
+            async with timer, self._target_limit:
+                # Taken and given back by hand: a context manager made per request costs
+                # more than the rest of this method. A stalled holder's lease ends with
+                # `stalled`, which gives back its poll's shared slot too.
+                slot = await slots.take(self.budget.stalled) if shared and slots else None
+                try:
                     sent = time.monotonic()
-                    async with asyncio.timeout(self._timeout) as own:
-                        response = await self._send(_with_params(url, params), headers or {})
-                    if response.status in RETRY_AFTER_STATUSES:
-                        asked = retry_after_seconds(response.headers.get("Retry-After", ""))
-                        self.stats.retry_after = max(self.stats.retry_after, asked or 0.0)
-                    return response
+                    own, when = _earlier(loop.time() + self._timeout, deadline)
+                    timer.reschedule(when)
+                    response = await self._send(_with_params(url, params), headers or {})
+                    timer.reschedule(None)
+                finally:
+                    if slot is not None:
+                        slot.give_back()
+                if response.status in RETRY_AFTER_STATUSES:
+                    asked = retry_after_seconds(response.headers.get("Retry-After", ""))
+                    self.stats.retry_after = max(self.stats.retry_after, asked or 0.0)
+                return response
         except TimeoutError as exc:
-            if own is not None and own.expired():
+            if own and timer.expired():
                 raise PollError(
                     "timeout", endpoint, f"no answer within {self._timeout:g}s"
                 ) from exc
@@ -251,6 +266,9 @@ class UpstreamHTTP:
             if problem is not None:
                 response.close()  # the connection still holds the body: drop it
                 raise PollError("decode", "", problem)
+            if length.isdigit():
+                # aiohttp reads no more than Content-Length, which is within the cap.
+                return Response(response.status, response.headers, await response.read())
             chunks = []
             received = 0
             async for chunk in response.content.iter_chunked(READ_CHUNK_BYTES):
@@ -261,6 +279,13 @@ class UpstreamHTTP:
                     raise PollError("decode", "", message)
                 chunks.append(chunk)
             return Response(response.status, response.headers, b"".join(chunks))
+
+
+def _earlier(own_end: float, deadline: float | None) -> tuple[bool, float]:
+    """Which comes first, the request's own timeout or the poll's deadline, and when."""
+    if deadline is None or own_end < deadline:
+        return True, own_end
+    return False, deadline
 
 
 def retry_after_seconds(value: str, now: float | None = None) -> float | None:

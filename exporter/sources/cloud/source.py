@@ -34,6 +34,7 @@ from exporter.sources.cloud import models as m
 from exporter.sources.cloud.client import CloudClient
 from exporter.sources.errors import PollError
 from exporter.sources.http import UpstreamHTTP
+from exporter.sources.lists import SlowLists
 from exporter.sources.values import finite, parse_time
 from exporter.states import backup_set_state
 
@@ -58,13 +59,15 @@ Item = TypeVar("Item", bound=BaseModel)
 
 
 class CloudSource:
-    """The OceanBase Cloud source of one target; it keeps nothing between polls."""
+    """The OceanBase Cloud source of one target; it keeps only the instance list (read again
+    as exporter.sources.lists says) and endpoint support between polls."""
 
     def __init__(self, target: CloudTarget, http: UpstreamHTTP) -> None:
         self._target = target
         self._client = CloudClient(http, target.url, target.project_id)
         self._zone: tzinfo = target.timezone or UTC
         self._support: dict[str, bool] = {}
+        self._lists: SlowLists[list[m.Instance]] = SlowLists(target.interval, target.stale_after)
 
     def endpoint_support(self) -> Mapping[str, bool]:
         """Whether the restorable-tenants route exists (a 404 says it does not)."""
@@ -76,7 +79,7 @@ class CloudSource:
 
     async def _poll(self, errors: list[PollError]) -> TargetData:
         now = time.time()
-        instances = await self._instances()
+        instances, read_at = await self._lists.get(INSTANCES, now, self._instances)
         wanted = []
         for instance in instances:
             if not instance.instanceName:
@@ -88,7 +91,8 @@ class CloudSource:
             wanted, lambda i: self._instance(i, now, errors), self._target.max_concurrency
         )
         clusters = [c for c in found if c is not None]
-        return TargetData(clusters=tuple(clusters), polled_at=now)
+        facts = (("instance_list", read_at),)
+        return TargetData(clusters=tuple(clusters), polled_at=now, facts_verified=facts)
 
     async def _instances(self) -> list[m.Instance]:
         found: dict[str, m.Instance] = {}

@@ -205,8 +205,15 @@ class HybridAuth:
         header_name, secret = "X-OCS-Header", root_password
         if agent_password is not None and key.agent_header:
             header_name, secret = "X-OCS-Agent-Header", agent_password()
-        payload = json.dumps({"Auth": secret, "Ts": str(expiry), "Uri": url.raw_path_qs})
+        # What json.dumps writes for this dict, at a fraction of its cost.
+        payload = (
+            f'{{"Auth": {_json_string(secret)}, "Ts": "{expiry}",'
+            f' "Uri": {_json_string(url.raw_path_qs)}}}'
+        )
         return {header_name: rsa_encrypt_chunked(key.public_key, payload.encode())}
+
+
+_json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 def _no_agent_password(key: NodeKey) -> str:

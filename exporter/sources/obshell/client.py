@@ -32,6 +32,7 @@ OPTIONAL_ROUTES = frozenset(
 # 400s that mean "this tenant is gone" (current and pre-4.3.1 spellings).
 _TENANT_GONE_CODES = frozenset({"OB.Tenant.NotExist"})
 _TRANSPORT_REASONS = frozenset({"timeout", "connection", "tls"})
+MAX_SEGMENTS = 10_000
 
 
 class EndpointUnsupported(Exception):
@@ -49,6 +50,8 @@ class ObshellClient:
         self._http = http
         self._bases = [url.rstrip("/") for url in base_urls]
         self._active = 0
+        # Tenant names as path segments, quoted once (a few µs each time otherwise).
+        self._segments: dict[str, str] = {}
 
     async def get(
         self,
@@ -63,7 +66,15 @@ class ObshellClient:
         Returns the envelope (with `data` parsed into `model`), or None when obshell says the
         task or tenant does not exist.
         """
-        path = route if tenant is None else route.replace(":name", _segment(route, tenant))
+        if tenant is None:
+            path = route
+        else:
+            segment = self._segments.get(tenant)
+            if segment is None:
+                if len(self._segments) >= MAX_SEGMENTS:  # names churn: start afresh
+                    self._segments.clear()
+                segment = self._segments[tenant] = _segment(route, tenant)
+            path = route.replace(":name", segment)
         if params:
             # obshell compares the signed Uri with the request target byte for byte, and
             # aiohttp re-normalises percent-encoding: keep the query in a form it leaves alone.

@@ -76,6 +76,11 @@ class AgentStatus(UpstreamModel):
     identity: str = ""
     security: bool | None = None  # whether it has an agent password; absent before 4.2.6
     supportedAuth: list[str] | None = None
+    # Which agent process answered (meta.AgentStatus): cached facts are dropped when it changes.
+    ip: str = ""
+    port: Int = 0
+    startAt: Int = 0  # UnixNano
+    pid: Int = 0
 
 
 class AgentSecret(UpstreamModel):

@@ -25,6 +25,7 @@ from exporter.snapshot import (
 from exporter.sources.base import PollResult, fan_out, poll_collecting_errors
 from exporter.sources.errors import PollError
 from exporter.sources.http import UpstreamHTTP
+from exporter.sources.obshell import history
 from exporter.sources.obshell import models as m
 from exporter.sources.obshell.client import EndpointUnsupported, ObshellClient
 from exporter.sources.values import (
@@ -51,7 +52,7 @@ CLUSTER_BACKUP = "/api/v1/obcluster/backup/overview"
 TENANT_BACKUP = "/api/v1/tenant/:name/backup/overview"
 BACKUP_INFO = "/api/v1/tenant/:name/backup/info"
 LOG_TASKS = "/api/v1/tenant/:name/backup/log/tasks"
-BACKUP_JOBS = "/api/v1/tenant/:name/backup/tasks"
+BACKUP_JOBS = history.BACKUP_JOBS
 RESTORE_TASKS = "/api/v1/restore/tasks"
 RESTORE_OVERVIEW = "/api/v1/tenant/:name/restore/overview"
 
@@ -68,14 +69,6 @@ BACKUP_API = (
 )
 
 SYS_TENANT_ID = 1
-# Newest COMPLETED jobs read per poll. obshell loads a tenant's whole job history for every
-# call whatever the page size, so a page big enough to hold the newest FULL beside the
-# incrementals of a weekly-full, daily-incremental schedule costs the agent nothing more than
-# a page of one (and us about 30 µs more to parse).
-JOB_PAGE_SIZE = 8
-# When that page holds no FULL job (full backups failing or rare), one more call this big
-# looks further back; found once, the job is remembered while newer pages hold no FULL.
-FULL_SEARCH_SIZE = 256
 RESTORE_PAGE_SIZE = 100
 # A cluster with more restore history than this many pages is paged no further: the newest
 # restores come first, and older ones are past any sensible restore_history anyway.
@@ -86,24 +79,6 @@ M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
-class _Job:
-    """The parts of a backup job the recovery point needs."""
-
-    start: float | None
-    end: float | None
-    job_id: int | None
-    plus_archivelog: bool
-
-
-@dataclass(frozen=True)
-class _Successes:
-    """The newest successful backup job of a tenant, and its newest successful FULL one."""
-
-    newest: _Job | None
-    newest_full: _Job | None
-
-
-@dataclass(frozen=True)
 class _Round:
     status: str
     start: float | None
@@ -111,19 +86,26 @@ class _Round:
 
 
 class ObshellSource:
-    """The obshell source of one target; it remembers only identity and endpoint support."""
+    """The obshell source of one target.
+
+    It remembers endpoint support and, so that a steady-state poll costs the agent 4 requests
+    plus 2 per tenant, the cluster's identity and each tenant's job history: read again only
+    when they can have changed (see exporter.sources.obshell.history), and dropped when the
+    agent behind the target changes (another node, version or process).
+    """
 
     def __init__(self, target: ObshellTarget, http: UpstreamHTTP) -> None:
         self._target = target
         self._client = ObshellClient(http, target.urls)
         self._identity: ClusterIdentity | None = None
+        self._identity_read_at = 0.0
+        self._agent: tuple[object, ...] | None = None
         self._agent_version: str | None = None
         self._supported: dict[str, bool] = {}
         # Older agents have no restore list: remember tenants seen restoring, so a restore that
         # finished between two polls still shows its outcome.
         self._seen_restoring: dict[str, float] = {}
-        # The newest successful FULL job per (tenant name, id), once found beyond the first page.
-        self._full_success: dict[tuple[str, int], _Job] = {}
+        self._histories: dict[tuple[str, int], history.History] = {}
 
     def endpoint_support(self) -> Mapping[str, bool]:
         """Optional endpoints learned for the current agent version."""
@@ -136,59 +118,93 @@ class ObshellSource:
     async def _poll(self, errors: list[PollError]) -> TargetData | None:
         now = time.time()
         info = await self._required(INFO, m.AgentStatus)
-        if info.data is not None and info.data.version != self._agent_version:
-            # Support is a property of the agent version: learn it again after an upgrade.
-            self._agent_version = info.data.version
-            self._supported.clear()
-        try:
-            ob_info = await self._required(OB_INFO, m.ObInfo)
-            cluster = ob_info.data.obcluster_info if ob_info.data else None
-            if cluster is not None:
-                self._identity = ClusterIdentity(
-                    name=cluster.name, id=str(cluster.id), version=cluster.version
-                )
-        except PollError as exc:
-            if exc.reason == "auth" or self._identity is None:
-                raise
-            errors.append(exc)  # keep the identity we learned before: labels must not flip
+        if info.data is not None:
+            self._notice_agent(info.data)
+        if self._identity is None or now - self._identity_read_at >= history.FACT_REFRESH_SECONDS:
+            try:
+                ob_info = await self._required(OB_INFO, m.ObInfo)
+                cluster = ob_info.data.obcluster_info if ob_info.data else None
+                if cluster is not None:
+                    self._identity = ClusterIdentity(
+                        name=cluster.name, id=str(cluster.id), version=cluster.version
+                    )
+                    self._identity_read_at = now
+            except PollError as exc:
+                if exc.reason == "auth" or self._identity is None:
+                    raise
+                # The same agent process answered /api/v1/info: the identity it gave stands
+                # (labels must not flip); the failed refresh is counted.
+                errors.append(exc)
         identity = self._identity
         assert identity is not None
 
         if self._supported.get(TENANTS) is False:
             return self._identity_only(identity, now)
+        # The cluster backup overview needs no tenant list, and the restore list no tenant
+        # data: each is asked beside what it would otherwise wait for, so that a poll is three
+        # round trips (info; tenants; per tenant), not five.
+        cluster_call = asyncio.ensure_future(self._cluster_backup(errors))
+        restores_call: asyncio.Future[tuple[Restore, ...]] | None = None
         try:
-            overview = await self._client.get(TENANTS, m.TenantOverviews)
-        except EndpointUnsupported:
-            return self._identity_only(identity, now)
-        if overview is None:
-            raise PollError("api_error", TENANTS, "obshell reported the resource as missing")
-        self._supported[TENANTS] = True
-        listed: list[m.TenantOverview] = overview.data.contents if overview.data else []
-        wanted = _once_each([t for t in listed if self._is_wanted(t)], errors)
-        if len(wanted) > self._target.max_tenants:
-            message = (
-                f"{len(wanted)} tenants to poll, more than max_tenants"
-                f" ({self._target.max_tenants}): filter them with tenants: or raise max_tenants"
-            )
-            raise PollError("decode", TENANTS, message)
-        kept = {(t.tenant_name, t.tenant_id) for t in wanted}
-        self._full_success = {k: v for k, v in self._full_success.items() if k in kept}
+            try:
+                overview = await self._client.get(TENANTS, m.TenantOverviews)
+            except EndpointUnsupported:
+                return self._identity_only(identity, now)
+            if overview is None:
+                raise PollError("api_error", TENANTS, "obshell reported the resource as missing")
+            self._supported[TENANTS] = True
+            listed: list[m.TenantOverview] = overview.data.contents if overview.data else []
+            wanted = _once_each([t for t in listed if self._is_wanted(t)], errors)
+            if len(wanted) > self._target.max_tenants:
+                message = (
+                    f"{len(wanted)} tenants to poll, more than max_tenants"
+                    f" ({self._target.max_tenants}): filter them with tenants: or raise"
+                    " max_tenants"
+                )
+                raise PollError("decode", TENANTS, message)
+            kept = {(t.tenant_name, t.tenant_id) for t in wanted}
+            self._histories = {k: v for k, v in self._histories.items() if k in kept}
+            if self._target.restore.enabled:
+                restores_call = asyncio.ensure_future(self._restores(wanted, now, errors))
 
-        tasks = await self._latest_tasks(wanted, errors)
-        tenants = await fan_out(
-            wanted,
-            lambda t: self._tenant(t, tasks.get(t.tenant_id), errors),
-            self._target.max_concurrency,
-        )
-        restores: tuple[Restore, ...] = ()
-        if self._target.restore.enabled:
-            restores = await self._restores(wanted, now, errors)
+            tasks, unknown = await self._latest_tasks(wanted, await cluster_call, errors)
+            verified: list[float] = []
+            tenants = await fan_out(
+                wanted,
+                lambda t: self._tenant(
+                    t, tasks.get(t.tenant_id), t.tenant_id not in unknown, now, verified, errors
+                ),
+                self._target.max_concurrency,
+            )
+            restores = await restores_call if restores_call is not None else ()
+        finally:
+            _abandon(cluster_call)  # when the poll ends early (an old agent, auth, a bad list)
+            if restores_call is not None:
+                _abandon(restores_call)
         cluster_state = Cluster(
             identity=identity,
             tenants=tuple(t for t in tenants if t is not None),
             restores=restores,
         )
-        return TargetData(clusters=(cluster_state,), polled_at=now)
+        facts = [("cluster_identity", now)]  # the agent answered: its identity stands
+        if verified:
+            facts.append(("job_history", min(verified)))
+        return TargetData(clusters=(cluster_state,), polled_at=now, facts_verified=tuple(facts))
+
+    def _notice_agent(self, agent: m.AgentStatus) -> None:
+        """Drop what was learned from another agent: another node, version or process.
+
+        Endpoint support belongs to the version; the identity and the job histories to the
+        agent process that gave them (a re-deploy behind the same address restarts it).
+        """
+        if agent.version != self._agent_version:
+            self._agent_version = agent.version
+            self._supported.clear()
+        key = (agent.version, agent.identity, agent.ip, agent.port, agent.startAt, agent.pid)
+        if key != self._agent:
+            self._agent = key
+            self._identity = None
+            self._histories.clear()
 
     def _identity_only(self, identity: ClusterIdentity, now: float) -> TargetData:
         """An agent without backup API (before 4.2.4): the cluster is there, nothing else.
@@ -255,28 +271,40 @@ class ObshellSource:
         self._supported[route] = True
         return result
 
-    async def _latest_tasks(
-        self, tenants: list[m.TenantOverview], errors: list[PollError]
-    ) -> dict[int, m.BackupTask]:
-        """Latest task per tenant id: one cluster call, per-tenant calls only if it fails.
-
-        The cluster overview runs the same query as the per-tenant one for every tenant, so it
-        saves N requests; but one tenant's SQL error fails it whole, and then asking per tenant
-        keeps the other tenants' data.
-        """
+    async def _cluster_backup(self, errors: list[PollError]) -> dict[int, m.BackupTask] | None:
+        """The latest task of every tenant in one call; None when it failed or is missing."""
         try:
             overview = await self._client.get(CLUSTER_BACKUP, m.ClusterBackupOverview)
         except EndpointUnsupported:
             self._supported[CLUSTER_BACKUP] = False
-            return {}  # agents before 4.2.4 have no backup routes, per tenant neither
+            return None
         except PollError as exc:
             if exc.reason in ("auth", "timeout", "connection", "tls"):
                 raise
             errors.append(exc)
-        else:
-            self._supported[CLUSTER_BACKUP] = True
-            statuses = overview.data.statuses if overview and overview.data else []
-            return {task.tenant_id: task for task in statuses}
+            return None
+        self._supported[CLUSTER_BACKUP] = True
+        statuses = overview.data.statuses if overview and overview.data else []
+        return {task.tenant_id: task for task in statuses}
+
+    async def _latest_tasks(
+        self,
+        tenants: list[m.TenantOverview],
+        cluster: dict[int, m.BackupTask] | None,
+        errors: list[PollError],
+    ) -> tuple[dict[int, m.BackupTask], set[int]]:
+        """Latest task per tenant id, and the ids whose latest task could not be read.
+
+        From the cluster overview (`cluster`); per-tenant calls only if it failed. The cluster
+        overview runs the same query as the per-tenant one for every tenant, so it saves N
+        requests; but one tenant's SQL error fails it whole, and then asking per tenant keeps
+        the other tenants' data.
+        """
+        if cluster is not None:
+            return cluster, set()
+        if self._supported.get(CLUSTER_BACKUP) is False:
+            return {}, set()  # agents before 4.2.4 have no backup routes, per tenant neither
+        unknown: set[int] = set()
 
         async def one(tenant: m.TenantOverview) -> m.BackupTask | None:
             try:
@@ -289,46 +317,62 @@ class ObshellSource:
                 if exc.reason == "auth":
                     raise
                 errors.append(exc)
+                unknown.add(tenant.tenant_id)
                 return None
             return env.data.status if env and env.data else None
 
         found = await fan_out(tenants, one, self._target.max_concurrency)
-        return {task.tenant_id: task for task in found if task is not None}
+        return {task.tenant_id: task for task in found if task is not None}, unknown
 
     async def _tenant(
         self,
         tenant: m.TenantOverview,
         task: m.BackupTask | None,
+        task_known: bool,
+        now: float,
+        verified: list[float],
         errors: list[PollError],
     ) -> Tenant | None:
         name = tenant.tenant_name
-        info, rounds, successes, failure = await asyncio.gather(
+        # One task beside this coroutine, not one per call as gather makes: the history
+        # needs no request in a steady state, and tasks are most of a tenant's own CPU.
+        info_call = asyncio.ensure_future(
             self._optional(
                 BACKUP_INFO,
                 lambda: self._client.get(BACKUP_INFO, m.TenantBackupInfo, tenant=name),
                 errors,
-            ),
-            self._optional(
+            )
+        )
+        reused = self._reused_history(tenant, task, task_known, now)
+        jobs_call = None
+        if reused is None:
+            jobs_call = asyncio.ensure_future(self._history(tenant, task, task_known, now, errors))
+        try:
+            rounds = await self._optional(
                 LOG_TASKS,
                 lambda: self._client.get(LOG_TASKS, m.ArchiveLogTasks, tenant=name),
                 errors,
-            ),
-            self._optional(BACKUP_JOBS, lambda: self._successes(tenant, errors), errors),
-            self._optional(BACKUP_JOBS, lambda: self._latest_job(name, "FAILED", errors), errors),
-        )
+            )
+            jobs = reused if jobs_call is None else await jobs_call
+            info = await info_call
+        finally:
+            _abandon(info_call)  # when an auth failure ends the poll
+            if jobs_call is not None:
+                _abandon(jobs_call)
         # A checkpoint cannot be later than the moment it was read, on our clock or on the
         # agent's (its answer's timestamp): the later of the two allows for clock skew.
         answered = [parse_time(e.timestamp) for e in (info, rounds) if e is not None]
         read_at = max([time.time(), *(t for t in answered if t is not None)])
-        success = successes.newest if successes else None
+        success = jobs.success if jobs else None
         backup_task = _backup_task(task) if task else None
         history_known = self._supported.get(BACKUP_JOBS, False)
         last_full_success: float | None = None
+        if jobs is not None:
+            verified.append(jobs.verified_at)
         if history_known:
             last_success = success.end if success else None
-            last_failure = failure.end if failure else None
-            full = successes.newest_full if successes else None
-            last_full_success = full.end if full else None
+            last_failure = jobs.failure.end if jobs and jobs.failure else None
+            last_full_success = jobs.full.end if jobs and jobs.full else None
         else:
             # Without the job history only the latest task can tell, and only about itself
             # (it does not say whether it was FULL or INC).
@@ -358,62 +402,78 @@ class ObshellSource:
             recovery_point=recovery_point,
         )
 
+    def _reused_history(
+        self, tenant: m.TenantOverview, task: m.BackupTask | None, task_known: bool, now: float
+    ) -> history.History | None:
+        """The cached history, confirmed by this poll, when nothing says it changed."""
+        key = (tenant.tenant_name, tenant.tenant_id)
+        cached = self._histories.get(key)
+        if not history.reusable(cached, history.task_key(task), task_known, now):
+            return None
+        assert cached is not None
+        confirmed = self._histories[key] = replace(cached, verified_at=now)
+        return confirmed
+
+    async def _history(
+        self,
+        tenant: m.TenantOverview,
+        task: m.BackupTask | None,
+        task_known: bool,
+        now: float,
+        errors: list[PollError],
+    ) -> history.History | None:
+        """The tenant's job history facts, read again (bounded), or cached ones that stand."""
+        key = (tenant.tenant_name, tenant.tenant_id)
+        cached = self._histories.get(key)
+        latest = history.task_key(task)
+        if self._supported.get(BACKUP_JOBS) is False:
+            return None
+
+        async def jobs(
+            status: str, size: int, since: float | None
+        ) -> tuple[list[m.BackupJob], int]:
+            return await self._jobs(tenant.tenant_name, status, size, since, errors)
+
+        created = parse_time(tenant.created_time)
+        found = await self._optional(
+            BACKUP_JOBS, lambda: history.read(jobs, cached, latest, created, now), errors
+        )
+        if self._supported.get(BACKUP_JOBS) is False:
+            return None
+        if found is None and cached is not None:
+            # Not read again: the cached facts stand while the latest task says nothing
+            # changed, and until stale_after past their last confirmation otherwise.
+            if task_known and cached.task == latest:
+                found = replace(cached, verified_at=now)
+            elif now - cached.verified_at <= self._target.stale_after:
+                found = cached
+        if found is None:
+            self._histories.pop(key, None)
+        else:
+            self._histories[key] = found
+        return found
+
     async def _jobs(
-        self, tenant: str, status: str, size: int, errors: list[PollError]
+        self, tenant: str, status: str, size: int, since: float | None, errors: list[PollError]
     ) -> tuple[list[m.BackupJob], int]:
-        """The newest jobs of `status`, newest first, and how many there are in all.
+        """The newest jobs of `status` started since `since` (None: ever), newest first, and
+        how many there are.
 
         A row obshell should never send costs only that row: it is left out, and counted as a
         decode problem when fewer rows were read than the page announced.
         """
         params = {"status": status, "sort": "start_timestamp,desc", "page": "1", "size": str(size)}
+        if since is not None:
+            params["start_time"] = history.start_time(since)
         env = await self._client.get(BACKUP_JOBS, m.BackupJobPage, tenant=tenant, params=params)
         if env is None or env.data is None:
             return [], 0
         jobs = env.data.contents
-        page = env.data.page
-        if page is None:
-            return jobs, len(jobs)
-        # obshell pages exactly: page 1 holds min(size, total) rows.
-        missing = min(size, page.total_elements) - len(jobs)
-        if missing > 0:
-            message = f"tenant {tenant!r}: {missing} job row(s) of the page could not be read"
-            errors.append(PollError("decode", BACKUP_JOBS, message))
-        return jobs, max(page.total_elements, len(jobs))
-
-    async def _latest_job(self, tenant: str, status: str, errors: list[PollError]) -> _Job | None:
-        jobs, _ = await self._jobs(tenant, status, 1, errors)
-        return _job(jobs[0]) if jobs else None
-
-    async def _successes(self, tenant: m.TenantOverview, errors: list[PollError]) -> _Successes:
-        """The newest COMPLETED job and the newest COMPLETED FULL one, in one call mostly.
-
-        obshell cannot filter by backup type: the newest FULL is looked for among the newest
-        COMPLETED jobs; only when they hold none, and there are more, is the history searched
-        further (once: the job found is remembered while newer pages hold no FULL).
-        """
-        name = tenant.tenant_name
-        jobs, total = await self._jobs(name, "COMPLETED", JOB_PAGE_SIZE, errors)
-        newest = _job(jobs[0]) if jobs else None
-        full = next((_job(j) for j in jobs if j.full), None)
-        key = (name, tenant.tenant_id)
-        if full is None and total > len(jobs):
-            remembered = self._full_success.get(key)
-            starts = [parse_time(j.start_timestamp) for j in jobs]
-            oldest = min((s for s in starts if s is not None), default=None)
-            if (
-                remembered is not None
-                and remembered.start is not None
-                and oldest is not None
-                and remembered.start <= oldest
-            ):
-                full = remembered  # still older than every job newer than it: still the newest
-            if full is None:
-                more, _ = await self._jobs(name, "COMPLETED", FULL_SEARCH_SIZE, errors)
-                full = next((_job(j) for j in more if j.full), None)
-        if full is not None:
-            self._full_success[key] = full
-        return _Successes(newest=newest, newest_full=full)
+        problem = history.missing_rows(tenant, size, env.data.page, len(jobs))
+        if problem is not None:
+            errors.append(problem)
+        total = env.data.page.total_elements if env.data.page else len(jobs)
+        return jobs, max(total, len(jobs))
 
     async def _restores(
         self, tenants: list[m.TenantOverview], now: float, errors: list[PollError]
@@ -495,6 +555,15 @@ class ObshellSource:
         return envelope_zone(self._target.timezone, envelope.timestamp)
 
 
+def _abandon(call: asyncio.Future[T]) -> None:
+    """Cancel a call still running; a finished one's failure was another's to report (the
+    first failure ends the poll), so it is only marked as seen."""
+    if not call.done():
+        call.cancel()
+    elif not call.cancelled():
+        call.exception()
+
+
 def _once_each(tenants: list[m.TenantOverview], errors: list[PollError]) -> list[m.TenantOverview]:
     """One row per tenant name: a second row would make duplicate series (and the per-tenant
     routes, asked by name, could not tell the two apart). The first row is kept."""
@@ -512,15 +581,6 @@ def _newer(a: m.RestoreInfo, b: m.RestoreInfo) -> bool:
     return (parse_time(a.start_timestamp) or 0.0, a.job_id) > (
         parse_time(b.start_timestamp) or 0.0,
         b.job_id,
-    )
-
-
-def _job(job: m.BackupJob) -> _Job:
-    return _Job(
-        start=parse_time(job.start_timestamp),
-        end=parse_time(job.end_timestamp),
-        job_id=job.job_id,
-        plus_archivelog=job.includes_archivelog,
     )
 
 
@@ -608,7 +668,7 @@ def _log_backup(
 
 
 def _recovery_point(
-    success: _Job | None,
+    success: history.Job | None,
     task: m.BackupTask | None,
     round_: _Round | None,
     log_backup: LogBackup | None,

@@ -30,6 +30,7 @@ from exporter.snapshot import (
 from exporter.sources.base import PollResult, fan_out, poll_collecting_errors
 from exporter.sources.errors import PollError
 from exporter.sources.http import UpstreamHTTP
+from exporter.sources.lists import SlowLists
 from exporter.sources.ocp import models as m
 from exporter.sources.ocp.client import Answer, OcpClient
 from exporter.sources.ocp.tenants import TenantReader, TenantState
@@ -57,7 +58,14 @@ class OcpSource:
         self._target = target
         self._client = OcpClient(http, target.url)
         self._tenants = TenantReader(
-            self._client, target.timezone, target.restore_history, target.max_concurrency
+            self._client,
+            target.timezone,
+            target.restore_history,
+            target.max_concurrency,
+            SlowLists(target.interval, target.stale_after),
+        )
+        self._cluster_lists: SlowLists[list[m.ObCluster]] = SlowLists(
+            target.interval, target.stale_after
         )
 
     def endpoint_support(self) -> Mapping[str, bool]:
@@ -70,7 +78,7 @@ class OcpSource:
 
     async def _poll(self, errors: list[PollError]) -> TargetData:
         now = time.time()
-        listed = await self._clusters()
+        listed, read_at = await self._cluster_lists.get(CLUSTERS, now, self._clusters)
         wanted = [c for c in listed if self._target.clusters.matches(c.name, c.obClusterId)]
         found = await fan_out(
             wanted, lambda c: self._cluster(c, now, errors), self._target.max_concurrency
@@ -87,7 +95,14 @@ class OcpSource:
                 )
                 continue
             clusters[key] = cluster
-        return TargetData(clusters=tuple(clusters.values()), polled_at=now)
+        self._tenants.keep_only(c.id for c in wanted)
+        facts = [("cluster_list", read_at)]
+        oldest_tenants = self._tenants.oldest_list()
+        if oldest_tenants is not None:
+            facts.append(("tenant_list", oldest_tenants))
+        return TargetData(
+            clusters=tuple(clusters.values()), polled_at=now, facts_verified=tuple(facts)
+        )
 
     async def _clusters(self) -> list[m.ObCluster]:
         found: dict[int, m.ObCluster] = {}

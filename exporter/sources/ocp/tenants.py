@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import TypeVar
@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from exporter.snapshot import BackupTask, LogBackup, Restore, Tenant
 from exporter.sources.base import fan_out
 from exporter.sources.errors import PollError
+from exporter.sources.lists import SlowLists
 from exporter.sources.ocp import models as m
 from exporter.sources.ocp.client import Answer, OcpClient
 from exporter.sources.values import envelope_zone, finite, parse_time
@@ -73,12 +74,26 @@ class TenantReader:
         configured_zone: tzinfo | None,
         restore_history: float,
         width: int,
+        lists: SlowLists[list[tuple[m.ObTenant, tzinfo]]],
     ) -> None:
         self._client = client
         self._configured_zone = configured_zone
         self._restore_history = restore_history
         # Tenants polled at once (the target's max_concurrency): not one task each up front.
         self._width = width
+        # Each cluster's tenant list changes slowly: read again as exporter.sources.lists says.
+        self._lists = lists
+        self._read_at: dict[int, float] = {}
+
+    def keep_only(self, ocp_cluster_ids: Iterable[int]) -> None:
+        """Forget the tenant lists of clusters no longer polled."""
+        ids = set(ocp_cluster_ids)
+        self._lists.keep_only(ids)
+        self._read_at = {k: v for k, v in self._read_at.items() if k in ids}
+
+    def oldest_list(self) -> float | None:
+        """When the oldest tenant list in use was read; None without any."""
+        return min(self._read_at.values(), default=None)
 
     async def tenants(
         self, ocp_cluster_id: int, now: float, errors: list[PollError]
@@ -86,8 +101,13 @@ class TenantReader:
         """Every user tenant of the cluster with its tasks; None when the list failed."""
         base = f"{CLUSTERS}/{ocp_cluster_id}/tenants"
         try:
-            listed = await self._pages(TENANTS, base, m.ObTenant, {}, MAX_TENANT_PAGES)
+            listed, self._read_at[ocp_cluster_id] = await self._lists.get(
+                ocp_cluster_id,
+                now,
+                lambda: self._pages(TENANTS, base, m.ObTenant, {}, MAX_TENANT_PAGES),
+            )
         except PollError as exc:
+            self._read_at.pop(ocp_cluster_id, None)
             if exc.reason == "auth":
                 raise
             errors.append(exc)
