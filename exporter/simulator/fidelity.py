@@ -35,11 +35,11 @@ from exporter.simulator.world import (
     Tenant,
     World,
     destination,
+    new_tenant,
 )
 
 SCENARIOS = ("versions", "archive-stopped", "full-failing")
 DEFAULT_VERSION = "4.4.2.0"
-TENANT_NAMES = ("app", "pay", "crm", "erp", "bi", "oms", "wms", "iam")
 INTERVAL = 6 * HOUR
 HISTORY_RUNS = 40  # ten days of backups every six hours
 STOPPED_STATES = ("INTERRUPTED", "STOP", "SUSPENDING")
@@ -81,15 +81,8 @@ def build_world(
 def _tenant(
     scenario: str, cluster: Cluster, position: int, rng: random.Random, start: float
 ) -> Tenant:
-    base = TENANT_NAMES[position % len(TENANT_NAMES)]
-    rounds = position // len(TENANT_NAMES)
-    name = f"{base}_{rounds + 1}" if rounds else base
-    tenant = Tenant(
-        name=name,
-        tenant_id=cluster.allocate_tenant_id(),
-        created_at=start - 30 * DAY,
-        salt=rng.getrandbits(32),
-    )
+    tenant = new_tenant(cluster, position, rng, start)
+    name = tenant.name
     data_bytes = rng.randint(8, 32) * GIB
     latest = start - rng.uniform(0.3, 0.8) * INTERVAL  # finished well before `start`
     first_start = latest - HISTORY_RUNS * INTERVAL

@@ -38,6 +38,7 @@ from exporter.simulator.world import (
     GIB,
     HOUR,
     MIB,
+    TENANT_NAMES,
     ArchivePlan,
     BackupPlan,
     ChurnPlan,
@@ -46,13 +47,13 @@ from exporter.simulator.world import (
     Tenant,
     World,
     destination,
+    new_tenant,
 )
 
 SCENARIOS = ("demo", "healthy", "failing-backup", "log-lag", "restore", "churn", "showcase")
 # Every scenario, those of fidelity.py included.
 ALL_SCENARIOS: tuple[str, ...] = SCENARIOS + fidelity.SCENARIOS
 DEFAULT_VERSION = "4.4.2.0"
-TENANT_NAMES = ("app", "pay", "crm", "erp", "bi", "oms", "wms", "iam")
 BACKUP_INTERVAL = 6 * HOUR
 HISTORY_RUNS = 28  # a week of backups every six hours before the scenario starts
 LOG_STALL_AFTER = 120.0
@@ -149,15 +150,8 @@ def _tenant(
     start: float,
     pace: float,
 ) -> Tenant:
-    base = TENANT_NAMES[position % len(TENANT_NAMES)]
-    rounds = position // len(TENANT_NAMES)
-    name = f"{base}_{rounds + 1}" if rounds else base
-    tenant = Tenant(
-        name=name,
-        tenant_id=cluster.allocate_tenant_id(),
-        created_at=start - 30 * DAY,
-        salt=rng.getrandbits(32),
-    )
+    tenant = new_tenant(cluster, position, rng, start)
+    name = tenant.name
     if backup_role != "never":
         tenant.backup = _backup_plan(cluster, name, backup_role, rng, start, pace)
         if backup_role == "fails-soon":

@@ -8,6 +8,7 @@ run time: add or remove tenants, change a cluster's version or passwords, rotate
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 from exporter.simulator import keys, versions
@@ -197,3 +198,19 @@ class World:
     start: float
     seed: int
     clusters: list[Cluster] = field(default_factory=list)
+
+
+TENANT_NAMES = ("app", "pay", "crm", "erp", "bi", "oms", "wms", "iam")
+
+
+def new_tenant(cluster: Cluster, position: int, rng: random.Random, start: float) -> Tenant:
+    """The cluster's `position`-th user tenant of a scenario, created a month before `start`:
+    `app`, `pay`, ... then `app_2`, `pay_2`, ... past the list."""
+    base = TENANT_NAMES[position % len(TENANT_NAMES)]
+    rounds = position // len(TENANT_NAMES)
+    return Tenant(
+        name=f"{base}_{rounds + 1}" if rounds else base,
+        tenant_id=cluster.allocate_tenant_id(),
+        created_at=start - 30 * DAY,
+        salt=rng.getrandbits(32),
+    )
