@@ -360,3 +360,38 @@ async def test_failing_target_keeps_data_until_stale_after(
         )
         == 1
     )
+
+
+async def test_a_404_page_on_the_cluster_backup_overview_falls_back_to_each_tenant(
+    obshell: ObshellStub, tmp_path: Path
+) -> None:
+    # A proxy's 404 page (no obshell envelope) once: every agent that lists tenants has the
+    # cluster overview too (4.2.4+), so it is a failed call, not a missing route.
+    cluster = "/api/v1/obcluster/backup/overview"
+    working = obshell.routes[cluster]
+    obshell.routes[cluster] = (404, "<html>404 Not Found</html>")
+    for name, tenant_id in (("tenant1", 1002), ("tenant2", 1004)):
+        body = seed("tenant_backup_overview")
+        body["data"]["status"]["tenant_id"] = tenant_id
+        obshell.routes[f"/api/v1/tenant/{name}/backup/overview"] = (200, body)
+    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
+    try:
+        failed = await _poll(poller)
+        obshell.routes[cluster] = working
+        obshell.seen.clear()
+        recovered = await _poll(poller)
+    finally:
+        await poller.stop()
+    status = "oceanbase_backup_task_status"
+    supported = "oceanbase_backup_exporter_endpoint_supported"
+    # The latest tasks come from the per-tenant route instead; the failure is counted.
+    for name in ("tenant1", "tenant2"):
+        assert value(failed, status, tenant_name=name, status="COMPLETED") == 1
+    errors = "oceanbase_backup_exporter_poll_errors_total"
+    assert value(failed, errors, endpoint=cluster, reason="http_status") == 1
+    assert value(failed, supported, endpoint=cluster) != 0
+    # The next poll asks the cluster overview again, and only it.
+    assert cluster in obshell.seen
+    assert not [p for p in obshell.seen if p.endswith("/backup/overview") and "/tenant/" in p]
+    assert value(recovered, supported, endpoint=cluster) == 1
+    assert value(recovered, status, tenant_name="tenant1", status="COMPLETED") == 1
