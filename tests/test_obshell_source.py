@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,9 @@ from exporter.collector import collect
 from exporter.config import load_config
 from exporter.exposition import render
 from exporter.poller import Poller
+from exporter.sources.errors import PollError
 from exporter.sources.obshell import history
+from exporter.sources.obshell import models as m
 from tests.conftest import PASSWORD, obshell_config, samples, seed, value
 from tests.obshell_stub import ObshellStub, error
 
@@ -395,3 +398,27 @@ async def test_a_404_page_on_the_cluster_backup_overview_falls_back_to_each_tena
     assert not [p for p in obshell.seen if p.endswith("/backup/overview") and "/tenant/" in p]
     assert value(recovered, supported, endpoint=cluster) == 1
     assert value(recovered, status, tenant_name="tenant1", status="COMPLETED") == 1
+
+
+async def test_a_failed_history_call_cancels_the_other_one() -> None:
+    # The two history calls run side by side: when one fails, the other must not run on
+    # after the read has ended (a request outliving its poll and its deadline).
+    completed_started = asyncio.Event()
+    cancelled: list[str] = []
+
+    async def jobs(status: str, size: int, since: float | None) -> tuple[list[m.BackupJob], int]:
+        if status == "FAILED":
+            await completed_started.wait()
+            raise PollError("api_error", history.BACKUP_JOBS, "boom")
+        completed_started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.append(status)
+            raise
+        return [], 0
+
+    with pytest.raises(PollError):
+        await history.read(jobs, None, None, None, time.time())
+    await asyncio.sleep(0)  # let the cancellation be delivered
+    assert cancelled == ["COMPLETED"]

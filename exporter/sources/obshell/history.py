@@ -120,7 +120,7 @@ async def read(
     since = floor
     if cached is not None and cached.newest_start is not None:
         since = cached.newest_start - START_TIME_MARGIN_SECONDS
-    (completed, total), (failed, _) = await asyncio.gather(
+    (completed, total), (failed, _) = await _both(
         jobs("COMPLETED", JOB_PAGE_SIZE, since), jobs("FAILED", 1, since)
     )
     newer = [job(row) for row in completed]
@@ -151,6 +151,21 @@ async def read(
         read_at=now,
         verified_at=now,
     )
+
+
+async def _both(
+    first: Awaitable[tuple[list[m.BackupJob], int]],
+    second: Awaitable[tuple[list[m.BackupJob], int]],
+) -> tuple[tuple[list[m.BackupJob], int], tuple[list[m.BackupJob], int]]:
+    """Both calls' results; the first failure cancels the other call, which would otherwise
+    run on unawaited after the read (and its poll) ended."""
+    calls = (asyncio.ensure_future(first), asyncio.ensure_future(second))
+    try:
+        a, b = await asyncio.gather(*calls)
+    finally:
+        for call in calls:
+            call.cancel()  # nothing happens to a call that is done
+    return a, b
 
 
 def missing_rows(tenant: str, size: int, page: m.Page | None, rows: int) -> PollError | None:
