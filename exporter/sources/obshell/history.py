@@ -19,8 +19,10 @@ scans the jobs of about a day, not the tenant's whole history, twice a minute.
 
 Freshness: a cached fact is as fresh as the last poll that confirmed nothing it depends on
 changed, here the poll whose cluster overview showed the same latest task (`verified_at`).
-A fact that cannot be confirmed is re-served only while `verified_at` is within `stale_after`
-of now, then dropped (absent, never stale data passed off as fresh).
+A fact that cannot be confirmed is re-served only while it will still be younger than
+`stale_after` when the next poll can replace it (`now - verified_at + interval <= stale_after`),
+then dropped (absent, never stale data passed off as fresh); and the poller shows a poll's data
+only until its oldest `verified_at` is `stale_after` old.
 """
 
 from __future__ import annotations

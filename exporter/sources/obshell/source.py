@@ -454,10 +454,12 @@ class ObshellSource:
             return None
         if found is None and cached is not None:
             # Not read again: the cached facts stand while the latest task says nothing
-            # changed, and until stale_after past their last confirmation otherwise.
+            # changed; otherwise only while they will still be younger than stale_after when
+            # the next poll can replace them (the rule of exporter.sources.lists).
+            target = self._target
             if task_known and cached.task == latest:
                 found = replace(cached, verified_at=now)
-            elif now - cached.verified_at <= self._target.stale_after:
+            elif now - cached.verified_at + target.interval <= target.stale_after:
                 found = cached
         if found is None:
             self._histories.pop(key, None)
