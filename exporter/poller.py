@@ -283,6 +283,7 @@ class TargetRunner:
         self.loop_started: float | None = None
         self.health = _Health()
         self.data: TargetData | None = None
+        self.data_expires = 0.0  # when `data` goes stale, Unix seconds
         self.next_delay = target.interval
         self._lock = asyncio.Lock()
         self._fingerprint = credentials_fingerprint(target)
@@ -333,6 +334,9 @@ class TargetRunner:
         health.up = result.data is not None and not auth_failed
         if result.data is not None:
             self.data = result.data
+            # Shown until its oldest fact, not the poll, is stale_after old: a cached fact
+            # re-served by this poll must not outlive stale_after if the target then dies.
+            self.data_expires = result.data.oldest_fact() + self.target.stale_after
         if result.complete:
             health.last_success = ended
         messages = [redact(error.message, self.target) for error in result.errors]
@@ -403,7 +407,7 @@ class TargetRunner:
         tell "unchanged" by identity.
         """
         data = self.data
-        stale = data is not None and now - data.polled_at > self.target.stale_after
+        stale = data is not None and now > self.data_expires
         if stale:
             data = None
         key = (self.health.polls, id(data))

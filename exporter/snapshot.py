@@ -180,14 +180,18 @@ class TargetData:
     """Everything one successful (or partly successful) poll of a target learned."""
 
     clusters: tuple[Cluster, ...]
-    # When the poll started: no fact in it was read earlier, so judging staleness from here
-    # never shows data as fresher than it is; the poll's deadline (one interval) bounds how
-    # much later a fact was read, so data always arrives younger than stale_after.
+    # When the poll started: every fact read by this poll was read later (the poll's deadline,
+    # one interval, bounds how much later).
     polled_at: float
-    # Facts re-served from a cache, each with when it was last confirmed (not older than
-    # `stale_after`; see exporter.sources.obshell.history): ("job_history", t) is the oldest
-    # confirmation among the tenants' histories.
+    # Facts re-served from a cache, read by an earlier poll, each with when it was last
+    # confirmed (see exporter.sources.obshell.history and exporter.sources.lists):
+    # ("job_history", t) is the oldest confirmation among the tenants' histories.
     facts_verified: tuple[tuple[str, float], ...] = ()
+
+    def oldest_fact(self) -> float:
+        """When the oldest fact shown was read or last confirmed: the data is as old as that
+        (staleness is judged from here, never from `polled_at` alone)."""
+        return min([self.polled_at, *(verified for _, verified in self.facts_verified)])
 
 
 @dataclass(frozen=True)

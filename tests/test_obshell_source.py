@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,9 @@ from exporter.collector import collect
 from exporter.config import load_config
 from exporter.exposition import render
 from exporter.poller import Poller
+from exporter.sources.errors import PollError
 from exporter.sources.obshell import history
+from exporter.sources.obshell import models as m
 from tests.conftest import PASSWORD, obshell_config, samples, seed, value
 from tests.obshell_stub import ObshellStub, error
 
@@ -360,3 +363,62 @@ async def test_failing_target_keeps_data_until_stale_after(
         )
         == 1
     )
+
+
+async def test_a_404_page_on_the_cluster_backup_overview_falls_back_to_each_tenant(
+    obshell: ObshellStub, tmp_path: Path
+) -> None:
+    # A proxy's 404 page (no obshell envelope) once: every agent that lists tenants has the
+    # cluster overview too (4.2.4+), so it is a failed call, not a missing route.
+    cluster = "/api/v1/obcluster/backup/overview"
+    working = obshell.routes[cluster]
+    obshell.routes[cluster] = (404, "<html>404 Not Found</html>")
+    for name, tenant_id in (("tenant1", 1002), ("tenant2", 1004)):
+        body = seed("tenant_backup_overview")
+        body["data"]["status"]["tenant_id"] = tenant_id
+        obshell.routes[f"/api/v1/tenant/{name}/backup/overview"] = (200, body)
+    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
+    try:
+        failed = await _poll(poller)
+        obshell.routes[cluster] = working
+        obshell.seen.clear()
+        recovered = await _poll(poller)
+    finally:
+        await poller.stop()
+    status = "oceanbase_backup_task_status"
+    supported = "oceanbase_backup_exporter_endpoint_supported"
+    # The latest tasks come from the per-tenant route instead; the failure is counted.
+    for name in ("tenant1", "tenant2"):
+        assert value(failed, status, tenant_name=name, status="COMPLETED") == 1
+    errors = "oceanbase_backup_exporter_poll_errors_total"
+    assert value(failed, errors, endpoint=cluster, reason="http_status") == 1
+    assert value(failed, supported, endpoint=cluster) != 0
+    # The next poll asks the cluster overview again, and only it.
+    assert cluster in obshell.seen
+    assert not [p for p in obshell.seen if p.endswith("/backup/overview") and "/tenant/" in p]
+    assert value(recovered, supported, endpoint=cluster) == 1
+    assert value(recovered, status, tenant_name="tenant1", status="COMPLETED") == 1
+
+
+async def test_a_failed_history_call_cancels_the_other_one() -> None:
+    # The two history calls run side by side: when one fails, the other must not run on
+    # after the read has ended (a request outliving its poll and its deadline).
+    completed_started = asyncio.Event()
+    cancelled: list[str] = []
+
+    async def jobs(status: str, size: int, since: float | None) -> tuple[list[m.BackupJob], int]:
+        if status == "FAILED":
+            await completed_started.wait()
+            raise PollError("api_error", history.BACKUP_JOBS, "boom")
+        completed_started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.append(status)
+            raise
+        return [], 0
+
+    with pytest.raises(PollError):
+        await history.read(jobs, None, None, None, time.time())
+    await asyncio.sleep(0)  # let the cancellation be delivered
+    assert cancelled == ["COMPLETED"]

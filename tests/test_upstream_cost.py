@@ -177,6 +177,90 @@ async def test_a_history_that_cannot_be_read_again_is_served_until_stale_after(
     assert value(dropped, success, tenant_name="tenant2") is not None
 
 
+def _history_broken(stub: ObshellStub) -> None:
+    """tenant1's latest task changes and no history can be read again."""
+    changed = seed("cluster_backup_overview")
+    changed["data"]["statuses"][0]["status"] = "FAILED"
+    stub.routes["/api/v1/obcluster/backup/overview"] = (200, changed)
+    for name in ("tenant1", "tenant2"):
+        stub.routes[f"/api/v1/tenant/{name}/backup/tasks"] = (
+            500, error(500, "Common.Unexpected", "boom"),
+        )  # fmt: skip
+
+
+async def test_data_holding_a_cached_history_goes_stale_from_its_confirmation_not_its_poll(
+    obshell: ObshellStub, tmp_path: Path
+) -> None:
+    extra = "    interval: 1s\n    timeout: 900ms\n"  # stale_after: 3s
+    poller = Poller(load_config(obshell_config(tmp_path, obshell.url, extra)))
+    try:
+        first = await poll_once(poller)
+        read_at = value(first, VERIFIED, fact="job_history")
+        assert read_at is not None
+        await asyncio.sleep(0.5)
+        _history_broken(obshell)
+        served = await poll_once(poller)  # re-serves tenant1's history confirmed at read_at
+        runner = poller.runners["hz-prod"]
+        # Then the target dies: no poll replaces that data.
+        before = runner.snapshot(read_at + 2.9)
+        after = runner.snapshot(read_at + 3.1)
+    finally:
+        await poller.stop()
+    assert value(served, VERIFIED, fact="job_history") == read_at
+    assert before.data is not None
+    # stale_after past the history's last confirmation, although only 2.6s past the poll
+    # that re-served it: nothing of that poll is shown any more.
+    assert after.data is None
+    assert after.health.up is False
+
+
+async def test_a_history_that_cannot_be_read_again_is_dropped_before_it_could_go_stale(
+    obshell: ObshellStub, tmp_path: Path
+) -> None:
+    extra = "    interval: 1s\n    timeout: 900ms\n"  # stale_after: 3s
+    poller = Poller(load_config(obshell_config(tmp_path, obshell.url, extra)))
+    try:
+        await poll_once(poller)
+        await asyncio.sleep(2.2)
+        _history_broken(obshell)
+        # 2.2s after its confirmation, it would be 3.2s old when the next poll (1s later)
+        # could replace it: past stale_after, so it is not re-served.
+        served = await poll_once(poller)
+    finally:
+        await poller.stop()
+    success = "oceanbase_backup_last_success_timestamp_seconds"
+    assert value(served, success, tenant_name="tenant1") is None
+    assert value(served, success, tenant_name="tenant2") is not None  # its task is unchanged
+
+
+async def test_ocp_data_holding_cached_lists_goes_stale_from_when_they_were_read(
+    fleet: Simulator, tmp_path: Path
+) -> None:
+    (tmp_path / "ocp_pw").write_text(fleet.ocp.account.password)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "targets:\n"
+        f"  - {{name: ocp, source: ocp, url: '{fleet.ocp_url}',"
+        f" username: {fleet.ocp.account.username}, password_file: {tmp_path / 'ocp_pw'}}}\n"
+    )
+    poller = Poller(load_config(config))
+    try:
+        first = await poll_once(poller)
+        read_at = value(first, VERIFIED, fact="cluster_list")
+        assert read_at is not None
+        await asyncio.sleep(0.5)
+        second = await poll_once(poller)  # re-serves the lists read by the first poll
+        runner = poller.runners["ocp"]
+        stale_after = runner.target.stale_after
+        before = runner.snapshot(read_at + stale_after - 0.1)
+        after = runner.snapshot(read_at + stale_after + 0.1)
+    finally:
+        await poller.stop()
+    assert value(second, VERIFIED, fact="cluster_list") == read_at
+    assert before.data is not None
+    assert after.data is None
+
+
 @pytest.fixture
 async def fleet() -> AsyncIterator[Simulator]:
     sim = Simulator(scenario="demo", clusters=2, tenants=3, password=SIM_PASSWORD)

@@ -19,8 +19,10 @@ scans the jobs of about a day, not the tenant's whole history, twice a minute.
 
 Freshness: a cached fact is as fresh as the last poll that confirmed nothing it depends on
 changed, here the poll whose cluster overview showed the same latest task (`verified_at`).
-A fact that cannot be confirmed is re-served only while `verified_at` is within `stale_after`
-of now, then dropped (absent, never stale data passed off as fresh).
+A fact that cannot be confirmed is re-served only while it will still be younger than
+`stale_after` when the next poll can replace it (`now - verified_at + interval <= stale_after`),
+then dropped (absent, never stale data passed off as fresh); and the poller shows a poll's data
+only until its oldest `verified_at` is `stale_after` old.
 """
 
 from __future__ import annotations
@@ -120,7 +122,7 @@ async def read(
     since = floor
     if cached is not None and cached.newest_start is not None:
         since = cached.newest_start - START_TIME_MARGIN_SECONDS
-    (completed, total), (failed, _) = await asyncio.gather(
+    (completed, total), (failed, _) = await _both(
         jobs("COMPLETED", JOB_PAGE_SIZE, since), jobs("FAILED", 1, since)
     )
     newer = [job(row) for row in completed]
@@ -151,6 +153,21 @@ async def read(
         read_at=now,
         verified_at=now,
     )
+
+
+async def _both(
+    first: Awaitable[tuple[list[m.BackupJob], int]],
+    second: Awaitable[tuple[list[m.BackupJob], int]],
+) -> tuple[tuple[list[m.BackupJob], int], tuple[list[m.BackupJob], int]]:
+    """Both calls' results; the first failure cancels the other call, which would otherwise
+    run on unawaited after the read (and its poll) ended."""
+    calls = (asyncio.ensure_future(first), asyncio.ensure_future(second))
+    try:
+        a, b = await asyncio.gather(*calls)
+    finally:
+        for call in calls:
+            call.cancel()  # nothing happens to a call that is done
+    return a, b
 
 
 def missing_rows(tenant: str, size: int, page: m.Page | None, rows: int) -> PollError | None:

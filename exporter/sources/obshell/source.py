@@ -272,19 +272,29 @@ class ObshellSource:
         return result
 
     async def _cluster_backup(self, errors: list[PollError]) -> dict[int, m.BackupTask] | None:
-        """The latest task of every tenant in one call; None when it failed or is missing."""
+        """The latest task of every tenant in one call; None when it failed or is missing.
+
+        Every agent with /tenants/overview has this route too (both came with 4.2.4): a "no
+        such route" or "missing" answer is a failure of this poll (a proxy's 404 page, a
+        restarting agent), never a reason to stop asking.
+        """
         try:
             overview = await self._client.get(CLUSTER_BACKUP, m.ClusterBackupOverview)
         except EndpointUnsupported:
-            self._supported[CLUSTER_BACKUP] = False
+            message = "no such route here, although the agent lists tenants"
+            errors.append(PollError("http_status", CLUSTER_BACKUP, message))
             return None
         except PollError as exc:
             if exc.reason in ("auth", "timeout", "connection", "tls"):
                 raise
             errors.append(exc)
             return None
+        if overview is None:
+            message = "obshell reported the resource as missing"
+            errors.append(PollError("api_error", CLUSTER_BACKUP, message))
+            return None
         self._supported[CLUSTER_BACKUP] = True
-        statuses = overview.data.statuses if overview and overview.data else []
+        statuses = overview.data.statuses if overview.data else []
         return {task.tenant_id: task for task in statuses}
 
     async def _latest_tasks(
@@ -302,8 +312,6 @@ class ObshellSource:
         """
         if cluster is not None:
             return cluster, set()
-        if self._supported.get(CLUSTER_BACKUP) is False:
-            return {}, set()  # agents before 4.2.4 have no backup routes, per tenant neither
         unknown: set[int] = set()
 
         async def one(tenant: m.TenantOverview) -> m.BackupTask | None:
@@ -312,6 +320,10 @@ class ObshellSource:
                     TENANT_BACKUP, m.TenantBackupOverview, tenant=tenant.tenant_name
                 )
             except EndpointUnsupported:
+                # As old as /tenants/overview: unanswered here, the latest task is unknown.
+                message = "no such route here, although the agent lists tenants"
+                errors.append(PollError("http_status", TENANT_BACKUP, message))
+                unknown.add(tenant.tenant_id)
                 return None
             except PollError as exc:
                 if exc.reason == "auth":
@@ -442,10 +454,12 @@ class ObshellSource:
             return None
         if found is None and cached is not None:
             # Not read again: the cached facts stand while the latest task says nothing
-            # changed, and until stale_after past their last confirmation otherwise.
+            # changed; otherwise only while they will still be younger than stale_after when
+            # the next poll can replace them (the rule of exporter.sources.lists).
+            target = self._target
             if task_known and cached.task == latest:
                 found = replace(cached, verified_at=now)
-            elif now - cached.verified_at <= self._target.stale_after:
+            elif now - cached.verified_at + target.interval <= target.stale_after:
                 found = cached
         if found is None:
             self._histories.pop(key, None)
