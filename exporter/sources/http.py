@@ -216,8 +216,11 @@ class UpstreamHTTP:
                 raise PollError(
                     "timeout", endpoint, f"no answer within {self._timeout:g}s"
                 ) from exc
-            message = "the poll's deadline passed before the answer came"
-            raise PollError("deadline", endpoint, message) from exc
+            if timer.expired() or (deadline is not None and loop.time() >= deadline):
+                message = "the poll's deadline passed before the answer came"
+                raise PollError("deadline", endpoint, message) from exc
+            # Neither of our timers: a timeout below us (a socket read, a TLS handshake).
+            raise PollError("timeout", endpoint, _describe(exc)) from exc
         except PollError as exc:
             # Raised by the auth, it may concern another route (the key lookup).
             message = exc.message
