@@ -360,8 +360,11 @@ class TargetRunner:
         asked = self.stats.take_retry_after()
         if asked > self.next_delay:
             # A 429 or 503 asked us to wait (Retry-After): do, but never so long that the data
-            # goes stale only because we did not ask.
-            self.next_delay = max(self.next_delay, min(asked, self.target.stale_after))
+            # goes stale only because we did not ask: run() may stretch the delay by JITTER,
+            # and the next poll takes up to an interval to answer.
+            interval, stale_after = self.target.interval, self.target.stale_after
+            cap = max(interval, (stale_after - interval) / (1 + JITTER))
+            self.next_delay = max(self.next_delay, min(asked, cap))
 
     async def run(self, while_probed: bool = False) -> None:
         """Poll on the target's interval (with backoff after auth failures).

@@ -61,6 +61,17 @@ class _Loader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """Construct one value; a value its explicit tag cannot read (`!!int hunter2`) is a
+        ConstructorError at its line, not PyYAML's ValueError, which quotes the value."""
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            tag = node.tag.removeprefix("tag:yaml.org,2002:")
+            shown = f"!!{tag}" if tag != node.tag and _IDENTIFIER.fullmatch(tag) else "its tag"
+            message = f"the value cannot be read as {shown} (not shown)"
+            raise yaml.constructor.ConstructorError(None, None, message, node.start_mark) from None
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         """Construct a mapping, refusing a key given twice."""
         seen = set()

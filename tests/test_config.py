@@ -23,6 +23,7 @@ from exporter.config import (
     load_config,
     parse_duration,
 )
+from tests.conftest import run_cli
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yaml"
 
@@ -844,6 +845,24 @@ def test_duplicate_yaml_keys_are_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path, {})
     assert caught.value.problems == [f"{path}: line 4 column 5: duplicate key 'name'"]
+
+
+@pytest.mark.parametrize(
+    "tagged", ["!!int hunter2secret", "!!bool hunter2secret", "!!timestamp hunter2secret"]
+)
+def test_a_value_its_yaml_tag_cannot_read_is_a_config_error_that_hides_it(
+    tmp_path: Path, tagged: str
+) -> None:
+    # PyYAML's own error (a ValueError or KeyError, a traceback) would quote the value.
+    path = write(tmp_path, f"targets:\n  - name: a\n    password: {tagged}\n")
+    result = run_cli("--config.file", str(path), "--config.check")
+    assert result.returncode == 1
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    tag = tagged.split()[0]
+    assert f"{path}: line 3 column 15: the value cannot be read as {tag} (not shown)" in (
+        result.stderr
+    )
 
 
 ALIAS_BOMB = "".join(

@@ -23,9 +23,8 @@ rules keep a slow or dead upstream from costing any other target:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 
 class SharedSlots:
@@ -40,15 +39,6 @@ class SharedSlots:
         `expired` is called)."""
         await self._semaphore.acquire()
         return Slot(self._semaphore, self._lease, expired)
-
-    @contextlib.asynccontextmanager
-    async def held(self, expired: Callable[[], None] | None = None) -> AsyncIterator[None]:
-        """Hold a slot for the block, or until the lease ends if that comes first."""
-        slot = await self.take(expired)
-        try:
-            yield
-        finally:
-            slot.give_back()
 
 
 class Slot:

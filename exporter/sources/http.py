@@ -32,6 +32,8 @@ from exporter.sources.errors import DeadlinePassed, PollError, Reason
 # beyond it is a misbehaving upstream, and reading it whole would cost us our memory.
 MAX_BODY_BYTES = 16 * 1024 * 1024
 READ_CHUNK_BYTES = 64 * 1024
+# A Retry-After of more digits (over 30 years) is no wait anyone means: ignored.
+MAX_RETRY_AFTER_DIGITS = 9
 # Answers whose Retry-After the poller honours (RFC 9110: "too many requests", "unavailable").
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 LATENCY_BUCKETS: tuple[float, ...] = (
@@ -214,8 +216,11 @@ class UpstreamHTTP:
                 raise PollError(
                     "timeout", endpoint, f"no answer within {self._timeout:g}s"
                 ) from exc
-            message = "the poll's deadline passed before the answer came"
-            raise PollError("deadline", endpoint, message) from exc
+            if timer.expired() or (deadline is not None and loop.time() >= deadline):
+                message = "the poll's deadline passed before the answer came"
+                raise PollError("deadline", endpoint, message) from exc
+            # Neither of our timers: a timeout below us (a socket read, a TLS handshake).
+            raise PollError("timeout", endpoint, _describe(exc)) from exc
         except PollError as exc:
             # Raised by the auth, it may concern another route (the key lookup).
             message = exc.message
@@ -293,9 +298,12 @@ def retry_after_seconds(value: str, now: float | None = None) -> float | None:
     it is neither. A date in the past asks for no wait."""
     value = value.strip()
     if value.isdigit():
+        # More digits than that is no sane wait (and would not fit a float anyway).
+        if len(value) > MAX_RETRY_AFTER_DIGITS:
+            return None
         try:
             return float(int(value))
-        except ValueError:  # more digits than int() takes: no sane wait
+        except ValueError:  # digits int() does not read, such as superscripts
             return None
     try:
         moment = parsedate_to_datetime(value)

@@ -102,7 +102,8 @@ class CloudStub:
             instance_id = request.path[len(prefix) : -len(suffix)]
             if request.path not in self.routes:
                 return _json(200, success(self._page(request, self.sets.get(instance_id, []))))
-        status, body = self.routes.get(request.path, (404, failure("NotFound", "no such thing")))
+        # A route the API lacks: a bare 404, no Cloud error body (that is the API's own answer).
+        status, body = self.routes.get(request.path, (404, "404 page not found"))
         if isinstance(body, bytes | str):
             return Response(body, status=status, content_type="text/html")
         return _json(status, body)

@@ -16,7 +16,7 @@ from exporter.config import load_config
 from exporter.poller import Poller
 from exporter.simulator.cloud_auth import REALM, DigestGuard
 from tests.cloud.conftest import INSTANCE_ID, INSTANCE_LABELS, SEED_TASK, cloud_config, seed_detail
-from tests.cloud.stub import INSTANCES, CloudStub, instance
+from tests.cloud.stub import INSTANCES, CloudStub, failure, instance
 from tests.cloud.test_cloud_source import backup_set
 from tests.conftest import exact_value, poll_once, scrape, value
 
@@ -88,6 +88,47 @@ async def test_without_the_route_the_approximation_stays(cloud: CloudStub, tmp_p
     assert exact_value(parsed, RECOVERY, **i) == 1768818748  # the seed set's checkpoint
     assert value(parsed, "oceanbase_backup_exporter_endpoint_supported", endpoint=RESTORABLE) == 0
     assert value(parsed, ERRORS) is None  # a route the API lacks is no failure
+
+
+INSTANCE_GONE = failure("NotFound", "The specified instance does not exist.")
+SUPPORTED = "oceanbase_backup_exporter_endpoint_supported"
+
+
+async def test_a_404_with_clouds_error_body_is_an_error_never_a_missing_route(
+    cloud: CloudStub, tmp_path: Path
+) -> None:
+    # The instance was deleted after the list was read: the API says so in its envelope.
+    path = f"{INSTANCES}/{INSTANCE_ID}/backup/restore/tenants"
+    cloud.routes[path] = (404, INSTANCE_GONE)
+    poller = Poller(load_config(cloud_config(tmp_path, cloud.url)))
+    try:
+        parsed = await poll_once(poller)
+        assert value(parsed, ERRORS, endpoint=RESTORABLE, reason="api_error") == 1
+        assert value(parsed, SUPPORTED, endpoint=RESTORABLE) is None  # still unknown
+        # The route answers again: it is asked, and its windows are read.
+        cloud.restorable(INSTANCE_ID, [restorable("pay", "t1", (1768800000, 1768818000))])
+        parsed = await poll_once(poller)
+        pay = {**INSTANCE_LABELS, "tenant_name": "pay", "ob_tenant_id": "t1"}
+        assert exact_value(parsed, RECOVERY, **pay) == 1768818000
+        assert value(parsed, SUPPORTED, endpoint=RESTORABLE) == 1
+    finally:
+        await poller.stop()
+
+
+async def test_a_bare_404_after_the_route_worked_is_an_error_never_a_missing_route(
+    cloud: CloudStub, tmp_path: Path
+) -> None:
+    cloud.restorable(INSTANCE_ID, [restorable("pay", "t1", (1768800000, 1768818000))])
+    poller = Poller(load_config(cloud_config(tmp_path, cloud.url)))
+    try:
+        parsed = await poll_once(poller)
+        assert value(parsed, SUPPORTED, endpoint=RESTORABLE) == 1
+        del cloud.routes[f"{INSTANCES}/{INSTANCE_ID}/backup/restore/tenants"]  # a bare 404
+        parsed = await poll_once(poller)
+        assert value(parsed, SUPPORTED, endpoint=RESTORABLE) == 1
+        assert value(parsed, ERRORS, endpoint=RESTORABLE, reason="http_status") == 1
+    finally:
+        await poller.stop()
 
 
 async def test_a_failing_windows_route_keeps_the_approximation_and_says_so(

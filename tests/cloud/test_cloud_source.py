@@ -17,7 +17,7 @@ from tests.cloud.conftest import (
     list_item,
     seed_detail,
 )
-from tests.cloud.stub import INSTANCES, CloudStub, instance
+from tests.cloud.stub import INSTANCES, CloudStub, failure, instance
 from tests.conftest import exact_value, poll_once, scrape, value
 
 SETS_ROUTE = "/api/v2/instances/:id/backup/data/sets"
@@ -179,7 +179,9 @@ async def test_an_unknown_set_status_is_unknown_with_the_raw_string(
 
 
 async def test_a_failed_detail_keeps_the_listed_set(cloud: CloudStub, tmp_path: Path) -> None:
-    del cloud.routes[f"{INSTANCES}/{INSTANCE_ID}/backup/data/sets/{SEED_TASK}"]
+    # The set was deleted after the list was read: the API says so in its error body.
+    gone = failure("NotFound", "The specified backup task does not exist.")
+    cloud.routes[f"{INSTANCES}/{INSTANCE_ID}/backup/data/sets/{SEED_TASK}"] = (404, gone)
 
     parsed = await scrape(cloud_config(tmp_path, cloud.url))
 

@@ -272,3 +272,28 @@ async def test_task_times_without_offset_are_read_in_the_envelopes_zone(
     assert value(parsed, "oceanbase_backup_task_output_bytes", **PAY) is None
     route = "/api/v2/ob/clusters/:id/tenants/:tenantId/backup/task/dataBackupTasks"
     assert value(parsed, ERRORS, endpoint=route, reason="decode") == 1
+
+
+async def test_a_future_log_checkpoint_is_an_error_never_a_future_recovery_point(
+    ocp: OcpStub, tmp_path: Path
+) -> None:
+    now = time.time()
+    _pay(ocp)
+    ocp.tasks(SEED_OCP_ID, 7, "dataBackupTasks", [
+        {"id": 11, "status": "DONE", "backupSetId": 3, "dataBackupMode": "FULL_BACKUP",
+         "startTime": zulu(now - 7200), "endTime": zulu(now - 6000)},
+    ])  # fmt: skip
+    ocp.tasks(SEED_OCP_ID, 7, "logBackupTasks", [
+        {"id": 3, "status": "INPROGRESS", "createTime": zulu(now - 9000),
+         "latestLogBackupCheckpoint": zulu(now + 3600), "logBackupDelaySeconds": 0},
+    ])  # fmt: skip
+
+    parsed = await scrape(ocp_config(tmp_path, ocp.url))
+
+    recovery = "oceanbase_backup_recovery_point_timestamp_seconds"
+    assert exact_value(parsed, recovery, **PAY) == int(now) - 6000  # the backup's end alone
+    assert value(parsed, "oceanbase_log_backup_checkpoint_timestamp_seconds", **PAY) is None
+    assert value(parsed, "oceanbase_log_backup_delay_seconds", **PAY) is None  # never a calm 0
+    assert value(parsed, "oceanbase_log_backup_status", **PAY, status="DOING") == 1
+    log_tasks = "/api/v2/ob/clusters/:id/tenants/:tenantId/backup/task/logBackupTasks"
+    assert value(parsed, ERRORS, endpoint=log_tasks, reason="decode") == 1

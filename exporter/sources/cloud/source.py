@@ -188,8 +188,12 @@ class CloudSource:
         except PollError as exc:
             if exc.reason == "auth":
                 raise
-            if exc.message.startswith("HTTP 404"):
+            bare_404 = exc.reason == "http_status" and exc.message.startswith("HTTP 404")
+            if bare_404 and RESTORABLE not in self._support:
                 # This API has no such route: learn it once, fall back to the approximation.
+                # A 404 with Cloud's error body is the API speaking (an instance deleted since
+                # the list was read), and once the route has answered, a 404 is no news about
+                # it: both are this instance's error.
                 self._support[RESTORABLE] = False
             else:
                 errors.append(exc)

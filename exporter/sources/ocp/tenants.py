@@ -50,6 +50,7 @@ DATA_WINDOW_SECONDS = 35 * 86400.0
 # A restore runs hours, not weeks: finished ones are kept for restore_history after this.
 RESTORE_RUN_SECONDS = 7 * 86400.0
 CLOCK_SLACK_SECONDS = 86400.0  # the window reaches ahead only to absorb clock skew
+CLOCK_SKEW_SECONDS = 60.0  # how far ahead of our clock a log checkpoint may be and still count
 SYS_TENANT_ID = 1
 UNIT_BYTES: dict[str, int] = {
     unit: 1024**power for power, unit in enumerate(("B", "KB", "MB", "GB", "TB", "PB"))
@@ -142,7 +143,7 @@ class TenantReader:
         )  # fmt: skip
         assert item.obTenantId is not None  # checked by the caller
         backups = _data_state(data, item.name, errors)
-        log_backup = _log_backup(logs)
+        log_backup = _log_backup(logs, now, item.name, errors)
         tenant = Tenant(
             name=item.name,
             tenant_id=item.obTenantId,
@@ -303,16 +304,31 @@ def _size_bytes(task: m.DataBackupTask, tenant: str, errors: list[PollError]) ->
     return int(size) if size is not None and size < 2**63 else None
 
 
-def _log_backup(tasks: Sequence[tuple[m.LogBackupTask, tzinfo]]) -> LogBackup | None:
+def _log_backup(
+    tasks: Sequence[tuple[m.LogBackupTask, tzinfo]],
+    now: float,
+    tenant: str,
+    errors: list[PollError],
+) -> LogBackup | None:
     """The newest log backup task (by creation, then id): its state, checkpoint and delay."""
     if not tasks:
         return None
     latest, zone = max(
         tasks, key=lambda pair: (parse_time(pair[0].createTime, pair[1]) or 0.0, pair[0].id or 0)
     )
+    checkpoint = parse_time(latest.checkpoint, zone)
     delay = latest.delaySeconds
+    if checkpoint is not None and checkpoint > now + CLOCK_SKEW_SECONDS:
+        # A checkpoint in the future measures nothing (and would make a future recovery
+        # point): neither it nor a delay measured from it is exported.
+        message = (
+            f"tenant {tenant!r}: the log backup checkpoint is in the future;"
+            " checkpoint and delay not exported"
+        )
+        errors.append(PollError("decode", LOG_TASKS, message))
+        checkpoint = delay = None
     return LogBackup(
-        checkpoint=parse_time(latest.checkpoint, zone),
+        checkpoint=checkpoint,
         delay=delay if delay is not None and delay >= 0 else None,
         status=ocp_log_task_state(latest.status),
         raw_status=latest.status,
