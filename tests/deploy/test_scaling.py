@@ -37,6 +37,7 @@ TIMING = {
     f"{SELF}request_duration_seconds_bucket",
     f"{SELF}request_duration_seconds_sum",
     f"{SELF}config_last_reload_success_timestamp_seconds",
+    f"{SELF}cached_fact_verified_timestamp_seconds",
 }
 
 
