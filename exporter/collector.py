@@ -391,7 +391,9 @@ FACT_VERIFIED = _spec(
     "gauge",
     "When facts the exporter re-serves from its cache were last read or confirmed unchanged,"
     " Unix seconds, the oldest per kind (fact: cluster_identity, job_history, cluster_list,"
-    " tenant_list, instance_list); never more than stale_after ago.",
+    " tenant_list, instance_list). A history or identity is re-served only while it is younger"
+    " than stale_after; a list (what to ask, every value is read again) is read again before"
+    " it is, while the target answers.",
     "fact",
 )
 RELOAD_OK = _spec(

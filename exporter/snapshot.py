@@ -175,6 +175,10 @@ class Cluster:
     tenant_recoveries: tuple[TenantRecovery, ...] = ()
 
 
+# Cached facts that only say what to ask (see TargetData.oldest_fact).
+LIST_FACTS = frozenset({"cluster_list", "tenant_list", "instance_list"})
+
+
 @dataclass(frozen=True)
 class TargetData:
     """Everything one successful (or partly successful) poll of a target learned."""
@@ -189,9 +193,15 @@ class TargetData:
     facts_verified: tuple[tuple[str, float], ...] = ()
 
     def oldest_fact(self) -> float:
-        """When the oldest fact shown was read or last confirmed: the data is as old as that
-        (staleness is judged from here, never from `polled_at` alone)."""
-        return min([self.polled_at, *(verified for _, verified in self.facts_verified)])
+        """When the oldest value shown was read or last confirmed: staleness is judged from here.
+
+        Cached lists (which clusters, tenants or instances there are) do not count: they say
+        what to ask, and every value exported for them is read again by this poll. Counting
+        them would drop a healthy target's data between two polls whenever a list was kept
+        for one more poll.
+        """
+        shown = (verified for fact, verified in self.facts_verified if fact not in LIST_FACTS)
+        return min([self.polled_at, *shown])
 
 
 @dataclass(frozen=True)
