@@ -123,7 +123,22 @@ class ObTenant(UpstreamModel):
     mode: str = ""
 
 
-class DataBackupTask(UpstreamModel):
+class _TimedTask(UpstreamModel):
+    """What data backup and restore tasks share: when they ran and why they failed (field names
+    inferred, each with the spelling OCP's pages use elsewhere)."""
+
+    startTime: str | None = Field(
+        default=None, validation_alias=AliasChoices("startTime", "beginTime")
+    )
+    endTime: str | None = Field(
+        default=None, validation_alias=AliasChoices("endTime", "finishTime")
+    )
+    errorMessage: str | None = Field(
+        default=None, validation_alias=AliasChoices("errorMessage", "errorMsg")
+    )
+
+
+class DataBackupTask(_TimedTask):
     """An item of `GET .../tenants/{tenantId}/backup/task/dataBackupTasks`.
 
     `status` [doc: BEGINNING ... OVERDUE, UNKNOWN]; `backupSetId` [doc: a query parameter of
@@ -135,15 +150,6 @@ class DataBackupTask(UpstreamModel):
     status: str = ""
     backupSetId: Int | None = None
     dataBackupMode: str = ""
-    startTime: str | None = Field(
-        default=None, validation_alias=AliasChoices("startTime", "beginTime")
-    )
-    endTime: str | None = Field(
-        default=None, validation_alias=AliasChoices("endTime", "finishTime")
-    )
-    errorMessage: str | None = Field(
-        default=None, validation_alias=AliasChoices("errorMessage", "errorMsg")
-    )
     backupSize: float | None = None
     obStorageVolumeUnit: str | None = None
 
@@ -175,7 +181,7 @@ class LogBackupTask(UpstreamModel):
     )
 
 
-class RestoreTask(UpstreamModel):
+class RestoreTask(_TimedTask):
     """An item of `GET .../tenants/{tenantId}/backup/task/restoreTasks` (RestoreHistoryTask).
 
     `id` and `backupMode` [doc]; `ocpJobId` [doc: the cluster route]; `status` [client:
@@ -189,12 +195,3 @@ class RestoreTask(UpstreamModel):
     status: str = ""
     backupTenantName: str | None = None
     backupClusterName: str | None = None
-    startTime: str | None = Field(
-        default=None, validation_alias=AliasChoices("startTime", "beginTime")
-    )
-    endTime: str | None = Field(
-        default=None, validation_alias=AliasChoices("endTime", "finishTime")
-    )
-    errorMessage: str | None = Field(
-        default=None, validation_alias=AliasChoices("errorMessage", "errorMsg")
-    )
