@@ -297,6 +297,20 @@ def info_table(
     )
 
 
+def tenants_without_success(selector: str, description: str) -> Panel:
+    """The user tenants of `selector` with no successful data backup: they cannot be restored."""
+    return info_table(
+        "Tenants without a successful backup",
+        description,
+        one(f"oceanbase_tenant_info{{{selector}}}")
+        + " unless on (target, ob_cluster_id, tenant_name) "
+        + f"oceanbase_backup_last_success_timestamp_seconds{{{selector}}}",
+        width=8,
+        links=[tenant_link("Tenant detail")],
+        hide=("ob_cluster_id", "ob_tenant_id", "site"),
+    )
+
+
 def state_timeline(title: str, description: str, expr: str, colours: dict[str, str]) -> Panel:
     """The history of a state: one lane per status, filled while it was the current one."""
     return Panel(
@@ -499,16 +513,10 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                     BACKUP_TASK_COLOURS,
                     links=[tenant_link("Tenant detail")],
                 ),
-                info_table(
-                    "Tenants without a successful backup",
+                tenants_without_success(
+                    obshell,
                     "User tenants with no successful data backup in their history: they cannot "
                     "be restored (OceanBaseTenantWithoutBackup fires after a day).",
-                    one(f"oceanbase_tenant_info{{{obshell}}}")
-                    + " unless on (target, ob_cluster_id, tenant_name) "
-                    + f"oceanbase_backup_last_success_timestamp_seconds{{{obshell}}}",
-                    width=8,
-                    links=[tenant_link("Tenant detail")],
-                    hide=("ob_cluster_id", "ob_tenant_id", "site"),
                 ),
                 bars(
                     "Time since the last successful data backup",
@@ -665,16 +673,10 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                     BACKUP_TASK_COLOURS,
                     links=[tenant_link("Tenant detail")],
                 ),
-                info_table(
-                    "Tenants without a successful backup",
+                tenants_without_success(
+                    ocp_tenant,
                     "User tenants with no DONE data backup task in OCP: they cannot be restored "
                     "(OceanBaseTenantWithoutBackup fires after a day).",
-                    one(f"oceanbase_tenant_info{{{ocp_tenant}}}")
-                    + " unless on (target, ob_cluster_id, tenant_name) "
-                    + f"oceanbase_backup_last_success_timestamp_seconds{{{ocp_tenant}}}",
-                    width=8,
-                    links=[tenant_link("Tenant detail")],
-                    hide=("ob_cluster_id", "ob_tenant_id", "site"),
                 ),
                 bars(
                     "Time since the last successful data backup",
