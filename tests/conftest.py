@@ -18,7 +18,7 @@ from exporter.collector import collect
 from exporter.config import load_config
 from exporter.exposition import render
 from exporter.poller import Poller
-from tests.obshell_stub import ObshellStub
+from tests.helpers.obshell_stub import ObshellStub
 
 DATA = Path(__file__).parent / "data"
 PASSWORD = "stub-root-password-7"

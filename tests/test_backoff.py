@@ -9,7 +9,7 @@ from pathlib import Path
 from exporter.config import load_config
 from exporter.poller import Poller
 from tests.conftest import PASSWORD, obshell_config
-from tests.obshell_stub import ObshellStub
+from tests.helpers.obshell_stub import ObshellStub
 
 
 async def test_auth_failures_back_off_and_a_new_password_file_retries_at_once(

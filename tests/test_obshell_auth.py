@@ -24,7 +24,7 @@ from exporter.sources.obshell.auth import HybridAuth, version_tuple
 from exporter.sources.obshell.client import ObshellClient
 from exporter.sources.obshell.models import ObInfo, TenantBackupOverview
 from tests.conftest import PASSWORD, write_config
-from tests.obshell_stub import ObshellStub
+from tests.helpers.obshell_stub import ObshellStub
 
 # A 512-bit key, as obshell < 4.4.2 uses (cryptography cannot generate one). Test-only.
 RSA512 = (Path(__file__).parent / "data" / "rsa512-test-only.pem").read_bytes()

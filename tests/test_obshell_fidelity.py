@@ -21,7 +21,7 @@ from exporter.simulator import Simulator, timeline, versions
 from exporter.simulator.scenarios import ALL_SCENARIOS
 from exporter.simulator.world import BackupPlan, Tenant
 from tests.conftest import obshell_config, poll_once, samples, seed, value
-from tests.obshell_stub import ObshellStub, envelope
+from tests.helpers.obshell_stub import ObshellStub, envelope
 
 JOBS = "/api/v1/tenant/:name/backup/tasks"
 ERRORS = "oceanbase_backup_exporter_poll_errors_total"

@@ -31,7 +31,7 @@ from exporter.simulator.world import (
     Tenant,
 )
 from tests.conftest import DATA, PASSWORD, obshell_config, poll_once, value
-from tests.obshell_stub import ObshellStub
+from tests.helpers.obshell_stub import ObshellStub
 from tests.simulator.conftest import signed_client
 
 FIXTURES = DATA / "obshell"

@@ -18,7 +18,7 @@ from exporter.sources.errors import PollError
 from exporter.sources.obshell import history
 from exporter.sources.obshell import models as m
 from tests.conftest import PASSWORD, obshell_config, samples, seed, value
-from tests.obshell_stub import ObshellStub, error
+from tests.helpers.obshell_stub import ObshellStub, error
 
 
 async def _poll(poller: Poller) -> dict:  # type: ignore[type-arg]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import obshell_config, run_cli, samples, value
-from tests.obshell_stub import ObshellStub
+from tests.helpers.obshell_stub import ObshellStub
 
 TENANT1 = {
     "target": "hz-prod",

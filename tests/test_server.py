@@ -16,7 +16,7 @@ from exporter.config import Config, load_config
 from exporter.poller import Poller
 from exporter.server import ExporterServer
 from tests.conftest import free_port, obshell_config, run_cli, samples, value
-from tests.obshell_stub import ObshellStub
+from tests.helpers.obshell_stub import ObshellStub
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,7 +15,7 @@ from exporter.config import load_config
 from exporter.poller import Poller
 from exporter.simulator import Simulator
 from tests.conftest import obshell_config, poll_once, seed, value
-from tests.obshell_stub import ObshellStub, error
+from tests.helpers.obshell_stub import ObshellStub, error
 
 SIM_PASSWORD = "sim-root-password"
 TENANTS = 10

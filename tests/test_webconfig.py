@@ -14,9 +14,9 @@ from aiohttp import web
 
 from exporter import webconfig
 from tests.conftest import free_port, obshell_config, run_cli
-from tests.obshell_stub import ObshellStub
+from tests.helpers.obshell_stub import ObshellStub
+from tests.helpers.tls_material import CA
 from tests.test_server import Exporter
-from tests.tls_material import CA
 
 
 def _web_config(tmp_path: Path, body: str) -> Path:

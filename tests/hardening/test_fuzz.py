@@ -49,7 +49,7 @@ from exporter.sources.obshell import models as m
 from exporter.sources.obshell.auth import _is_decrypt_failure, _learn_key
 from exporter.sources.obshell.client import EndpointUnsupported, _decode
 from tests.conftest import PASSWORD, obshell_config, run_cli, seed, standard_routes
-from tests.obshell_stub import ObshellStub, envelope
+from tests.helpers.obshell_stub import ObshellStub, envelope
 
 ROOT = Path(__file__).resolve().parents[2]
 # Real sockets have jitter: no per-example deadline. Fixtures are set up once per test on

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import obshell_config
-from tests.obshell_stub import ObshellStub
+from tests.helpers.obshell_stub import ObshellStub
 from tests.test_server import Exporter
 
 # A request head that is never finished: one more header byte now and then.

@@ -40,7 +40,7 @@ from tests.hardening.raw_agent import (
     reset_mid_body,
     respond,
 )
-from tests.obshell_stub import ObshellStub, error
+from tests.helpers.obshell_stub import ObshellStub, error
 
 OCP_USER = "ocp-monitor"  # 12 bytes: Base64 of "ocp-monitor:" is 16 characters, no padding
 # One unique, wholly random value per secret field (and per way of giving it), so that even

@@ -61,8 +61,8 @@ from tests.hardening.raw_agent import (
     slow_headers,
     trickled_body,
 )
-from tests.obshell_stub import ObshellStub
-from tests.tls_material import CA
+from tests.helpers.obshell_stub import ObshellStub
+from tests.helpers.tls_material import CA
 
 StartSimulator = Callable[..., Awaitable[Simulator]]
 StartAgent = Callable[..., Awaitable[RawAgent]]

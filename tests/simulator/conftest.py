@@ -12,7 +12,7 @@ import pytest
 
 from exporter.simulator import Simulator
 from exporter.sources.obshell.auth import HybridAuth
-from tests.httpx_auth import AsHttpxAuth
+from tests.helpers.httpx_auth import AsHttpxAuth
 
 PASSWORD = "root-pass"
 StartSimulator = Callable[..., Awaitable[Simulator]]

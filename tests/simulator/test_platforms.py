@@ -23,7 +23,7 @@ from exporter.sources.http import Auth
 from exporter.sources.ocp.auth import OcpBasicAuth, OcpSignatureAuth, signature, string_to_sign
 from exporter.sources.ocp.models import ClusterBackupInfoDetail, ObCluster, Paged
 from exporter.sources.ocp.models import Envelope as OcpEnvelope
-from tests.httpx_auth import AsHttpxAuth
+from tests.helpers.httpx_auth import AsHttpxAuth
 from tests.simulator.conftest import StartSimulator
 
 CLUSTERS = "/api/v2/ob/clusters"

@@ -1,0 +1,1 @@
+"""Helpers the tests import: upstream stubs, payload builders, config writers, parsers."""
