@@ -14,7 +14,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.simulator import Simulator
-from tests.conftest import free_port, samples, value, write_config
+from tests.helpers.configs import write_config
+from tests.helpers.exposition import samples, value
+from tests.helpers.process import free_port
 
 PASSWORD = "sim-root-password"
 

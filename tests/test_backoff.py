@@ -8,7 +8,7 @@ from pathlib import Path
 
 from exporter.config import load_config
 from exporter.poller import Poller
-from tests.conftest import PASSWORD, obshell_config
+from tests.helpers.configs import PASSWORD, obshell_config
 from tests.helpers.obshell_stub import ObshellStub
 
 

@@ -23,7 +23,7 @@ from exporter.config import (
     load_config,
     parse_duration,
 )
-from tests.conftest import run_cli
+from tests.helpers.process import run_cli
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yaml"
 

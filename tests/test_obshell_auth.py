@@ -23,7 +23,7 @@ from exporter.sources.obshell import history
 from exporter.sources.obshell.auth import HybridAuth, version_tuple
 from exporter.sources.obshell.client import ObshellClient
 from exporter.sources.obshell.models import ObInfo, TenantBackupOverview
-from tests.conftest import PASSWORD, write_config
+from tests.helpers.configs import PASSWORD, write_config
 from tests.helpers.obshell_stub import ObshellStub
 
 # A 512-bit key, as obshell < 4.4.2 uses (cryptography cannot generate one). Test-only.

@@ -20,8 +20,11 @@ from exporter.poller import Poller
 from exporter.simulator import Simulator, timeline, versions
 from exporter.simulator.scenarios import ALL_SCENARIOS
 from exporter.simulator.world import BackupPlan, Tenant
-from tests.conftest import obshell_config, poll_once, samples, seed, value
+from tests.helpers.configs import obshell_config
+from tests.helpers.exposition import samples, value
 from tests.helpers.obshell_stub import ObshellStub, envelope
+from tests.helpers.payloads import seed
+from tests.helpers.polling import poll_once
 
 JOBS = "/api/v1/tenant/:name/backup/tasks"
 ERRORS = "oceanbase_backup_exporter_poll_errors_total"

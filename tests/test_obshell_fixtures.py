@@ -30,8 +30,11 @@ from exporter.simulator.world import (
     RestoreJob,
     Tenant,
 )
-from tests.conftest import DATA, PASSWORD, obshell_config, poll_once, value
+from tests.helpers.configs import PASSWORD, obshell_config
+from tests.helpers.exposition import value
 from tests.helpers.obshell_stub import ObshellStub
+from tests.helpers.payloads import DATA
+from tests.helpers.polling import poll_once
 from tests.simulator.conftest import signed_client
 
 FIXTURES = DATA / "obshell"

@@ -17,8 +17,10 @@ from exporter.poller import Poller
 from exporter.sources.errors import PollError
 from exporter.sources.obshell import history
 from exporter.sources.obshell import models as m
-from tests.conftest import PASSWORD, obshell_config, samples, seed, value
+from tests.helpers.configs import PASSWORD, obshell_config
+from tests.helpers.exposition import samples, value
 from tests.helpers.obshell_stub import ObshellStub, error
+from tests.helpers.payloads import seed
 
 
 async def _poll(poller: Poller) -> dict:  # type: ignore[type-arg]

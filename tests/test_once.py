@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import obshell_config, run_cli, samples, value
+from tests.helpers.configs import obshell_config
+from tests.helpers.exposition import samples, value
 from tests.helpers.obshell_stub import ObshellStub
+from tests.helpers.process import run_cli
 
 TENANT1 = {
     "target": "hz-prod",

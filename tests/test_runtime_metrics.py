@@ -20,7 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collector import ExporterState, RuntimeFamilies
 from exporter.exposition import Exposition
-from tests.conftest import free_port, obshell_config
+from tests.helpers.configs import obshell_config
+from tests.helpers.process import free_port
 from tests.monitoring.stack import Process, wait_for
 
 RUNTIME = {

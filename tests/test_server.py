@@ -15,8 +15,10 @@ import pytest
 from exporter.config import Config, load_config
 from exporter.poller import Poller
 from exporter.server import ExporterServer
-from tests.conftest import free_port, obshell_config, run_cli, samples, value
+from tests.helpers.configs import obshell_config
+from tests.helpers.exposition import samples, value
 from tests.helpers.obshell_stub import ObshellStub
+from tests.helpers.process import free_port, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 

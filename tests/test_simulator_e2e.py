@@ -16,7 +16,8 @@ from exporter.config import load_config
 from exporter.exposition import render
 from exporter.poller import Poller
 from exporter.simulator import Simulator
-from tests.conftest import free_port, samples, value
+from tests.helpers.exposition import samples, value
+from tests.helpers.process import free_port
 
 PASSWORD = "sim-root-password"
 

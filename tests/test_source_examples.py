@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from exporter.config import CloudTarget, OcpTarget, load_config
-from tests.conftest import run_cli
+from tests.helpers.process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRETS_DIR = "/run/secrets/"

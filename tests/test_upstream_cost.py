@@ -14,8 +14,11 @@ import pytest
 from exporter.config import load_config
 from exporter.poller import Poller
 from exporter.simulator import Simulator
-from tests.conftest import obshell_config, poll_once, seed, value
+from tests.helpers.configs import obshell_config
+from tests.helpers.exposition import value
 from tests.helpers.obshell_stub import ObshellStub, error
+from tests.helpers.payloads import seed
+from tests.helpers.polling import poll_once
 
 SIM_PASSWORD = "sim-root-password"
 TENANTS = 10

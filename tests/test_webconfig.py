@@ -13,8 +13,9 @@ import pytest
 from aiohttp import web
 
 from exporter import webconfig
-from tests.conftest import free_port, obshell_config, run_cli
+from tests.helpers.configs import obshell_config
 from tests.helpers.obshell_stub import ObshellStub
+from tests.helpers.process import free_port, run_cli
 from tests.helpers.tls_material import CA
 from tests.test_server import Exporter
 

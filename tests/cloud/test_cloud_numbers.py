@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cloud.conftest import (
+from tests.cloud.stub import CloudStub, success
+from tests.helpers.cloud import (
     INSTANCE_ID,
     INSTANCE_LABELS,
     SEED_TASK,
@@ -16,8 +17,8 @@ from tests.cloud.conftest import (
     list_item,
     seed_detail,
 )
-from tests.cloud.stub import CloudStub, success
-from tests.conftest import exact_value, scrape, value
+from tests.helpers.exposition import exact_value, value
+from tests.helpers.polling import scrape
 
 CLOUD_SETS = "/api/v2/instances/:id/backup/data/sets"
 ERRORS = "oceanbase_backup_exporter_poll_errors_total"

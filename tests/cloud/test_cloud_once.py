@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from exporter.states import BACKUP_SET_STATES
-from tests.cloud.conftest import INSTANCE_ID, INSTANCE_LABELS, cloud_config
 from tests.cloud.stub import INSTANCES, CloudStub, failure
-from tests.conftest import exact_value, run_cli, samples, value
+from tests.helpers.cloud import INSTANCE_ID, INSTANCE_LABELS, cloud_config
+from tests.helpers.exposition import exact_value, samples, value
+from tests.helpers.process import run_cli
 
 GIB = 2**30
 SETS = f"{INSTANCES}/{INSTANCE_ID}/backup/data/sets"

@@ -15,10 +15,11 @@ from pathlib import Path
 from exporter.config import load_config
 from exporter.poller import Poller
 from exporter.simulator.cloud_auth import REALM, DigestGuard
-from tests.cloud.conftest import INSTANCE_ID, INSTANCE_LABELS, SEED_TASK, cloud_config, seed_detail
 from tests.cloud.stub import INSTANCES, CloudStub, failure, instance
 from tests.cloud.test_cloud_source import backup_set
-from tests.conftest import exact_value, poll_once, scrape, value
+from tests.helpers.cloud import INSTANCE_ID, INSTANCE_LABELS, SEED_TASK, cloud_config, seed_detail
+from tests.helpers.exposition import exact_value, value
+from tests.helpers.polling import poll_once, scrape
 
 RESTORABLE = "/api/v2/instances/:id/backup/restore/tenants"
 ERRORS = "oceanbase_backup_exporter_poll_errors_total"

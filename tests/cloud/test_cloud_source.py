@@ -9,7 +9,8 @@ import pytest
 
 from exporter.config import load_config
 from exporter.poller import Poller
-from tests.cloud.conftest import (
+from tests.cloud.stub import INSTANCES, CloudStub, failure, instance
+from tests.helpers.cloud import (
     INSTANCE_ID,
     INSTANCE_LABELS,
     SEED_TASK,
@@ -17,8 +18,8 @@ from tests.cloud.conftest import (
     list_item,
     seed_detail,
 )
-from tests.cloud.stub import INSTANCES, CloudStub, failure, instance
-from tests.conftest import exact_value, poll_once, scrape, value
+from tests.helpers.exposition import exact_value, value
+from tests.helpers.polling import poll_once, scrape
 
 SETS_ROUTE = "/api/v2/instances/:id/backup/data/sets"
 SET_ROUTE = "/api/v2/instances/:id/backup/data/sets/:backupTaskId"

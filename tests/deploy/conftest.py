@@ -17,8 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, samples
 from tests.deploy.dockerfile import DockerIgnore, stages
+from tests.helpers.exposition import samples
+from tests.helpers.process import free_port
 from tests.monitoring.stack import LOOPBACK, Process, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,7 +21,6 @@ import httpx
 import pytest
 
 import exporter
-from tests.conftest import free_port, samples, value
 from tests.deploy.conftest import DOCKERFILE, ROOT, Fleet
 from tests.deploy.dockerfile import DockerIgnore, env, stages
 from tests.deploy.image import (
@@ -33,6 +32,8 @@ from tests.deploy.image import (
     final_stage,
     healthcheck,
 )
+from tests.helpers.exposition import samples, value
+from tests.helpers.process import free_port
 from tests.monitoring.stack import LOOPBACK, http_ok, wait_for
 
 

@@ -19,8 +19,9 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import free_port, samples
 from tests.deploy.conftest import ROOT, Exporter, Fleet, Samples, StartExporter
+from tests.helpers.exposition import samples
+from tests.helpers.process import free_port
 from tests.monitoring.stack import LOOPBACK, Process, PrometheusAPI, http_ok, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -23,8 +23,9 @@ from exporter.config import load_config
 from exporter.exposition import render
 from exporter.poller import Poller
 from exporter.simulator import Simulator
-from tests.conftest import free_port, samples
 from tests.hardening.raw_agent import RawAgent
+from tests.helpers.exposition import samples
+from tests.helpers.process import free_port
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 PASSWORD = "hardening-root-pass"

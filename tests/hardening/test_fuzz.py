@@ -48,8 +48,10 @@ from exporter.sources.http import Response
 from exporter.sources.obshell import models as m
 from exporter.sources.obshell.auth import _is_decrypt_failure, _learn_key
 from exporter.sources.obshell.client import EndpointUnsupported, _decode
-from tests.conftest import PASSWORD, obshell_config, run_cli, seed, standard_routes
+from tests.helpers.configs import PASSWORD, obshell_config
 from tests.helpers.obshell_stub import ObshellStub, envelope
+from tests.helpers.payloads import seed, standard_routes
+from tests.helpers.process import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 # Real sockets have jitter: no per-example deadline. Fixtures are set up once per test on

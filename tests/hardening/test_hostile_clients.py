@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import obshell_config
+from tests.helpers.configs import obshell_config
 from tests.helpers.obshell_stub import ObshellStub
 from tests.test_server import Exporter
 

@@ -32,7 +32,6 @@ from exporter.snapshot import (
     Tenant,
 )
 from exporter.sources.obshell import source as routes
-from tests.conftest import run_cli, value
 from tests.hardening.conftest import (
     ExporterProcess,
     Samples,
@@ -49,6 +48,8 @@ from tests.hardening.raw_agent import (
     respond,
     rewrite,
 )
+from tests.helpers.exposition import value
+from tests.helpers.process import run_cli
 
 StartSimulator = Callable[..., Awaitable[Simulator]]
 StartAgent = Callable[..., Awaitable[RawAgent]]

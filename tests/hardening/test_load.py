@@ -27,7 +27,6 @@ from exporter.config import load_config
 from exporter.poller import Poller
 from exporter.server import ExporterServer
 from exporter.simulator import Simulator
-from tests.conftest import samples, value
 from tests.hardening.conftest import (
     PASSWORD,
     ExporterProcess,
@@ -37,6 +36,7 @@ from tests.hardening.conftest import (
     target_line,
     write_config,
 )
+from tests.helpers.exposition import samples, value
 
 LOAD_SECONDS = float(os.environ.get("LOAD_SECONDS", "60"))
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "20"))

@@ -26,7 +26,6 @@ from werkzeug import Request
 from exporter.config import ConfigError, load_config
 from exporter.poller import Poller
 from exporter.simulator import Simulator
-from tests.conftest import run_cli
 from tests.hardening.conftest import ExporterProcess, target_line
 from tests.hardening.raw_agent import (
     ALL_PATHS,
@@ -41,6 +40,7 @@ from tests.hardening.raw_agent import (
     respond,
 )
 from tests.helpers.obshell_stub import ObshellStub, error
+from tests.helpers.process import run_cli
 
 OCP_USER = "ocp-monitor"  # 12 bytes: Base64 of "ocp-monitor:" is 16 characters, no padding
 # One unique, wholly random value per secret field (and per way of giving it), so that even

@@ -33,7 +33,6 @@ from exporter.sources.base import PollResult
 from exporter.sources.errors import PollError
 from exporter.sources.http import RequestStats
 from exporter.sources.obshell import source as routes
-from tests.conftest import PASSWORD, obshell_config, standard_routes, value
 from tests.hardening.conftest import (
     ExporterProcess,
     Samples,
@@ -61,7 +60,10 @@ from tests.hardening.raw_agent import (
     slow_headers,
     trickled_body,
 )
+from tests.helpers.configs import PASSWORD, obshell_config
+from tests.helpers.exposition import value
 from tests.helpers.obshell_stub import ObshellStub
+from tests.helpers.payloads import standard_routes
 from tests.helpers.tls_material import CA
 
 StartSimulator = Callable[..., Awaitable[Simulator]]

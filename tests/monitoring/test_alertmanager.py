@@ -18,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import free_port
+from tests.helpers.process import free_port
 from tests.monitoring.artifacts import PROMETHEUS
 from tests.monitoring.stack import LOOPBACK, Process, Webhook, wait_for
 

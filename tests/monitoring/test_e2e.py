@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from exporter.collector import CATALOGUE
-from tests.conftest import free_port
+from tests.helpers.process import free_port
 from tests.monitoring import artifacts
 from tests.monitoring.artifacts import ALL, PROMETHEUS, SOURCES
 from tests.monitoring.stack import LOOPBACK, Process, PrometheusAPI, Webhook, http_ok, wait_for

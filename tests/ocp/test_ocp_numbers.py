@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import scrape, value
-from tests.ocp.conftest import SEED_OCP_ID, ocp_config, seed_overview
+from tests.helpers.exposition import value
+from tests.helpers.ocp import SEED_OCP_ID, ocp_config, seed_overview
+from tests.helpers.polling import scrape
 from tests.ocp.stub import CLUSTERS, OcpStub, envelope
 
 OCP_OVERVIEW = "/api/v2/ob/clusters/:id/backup/overview"

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from exporter.states import CLUSTER_STATES, SCHEDULE_STATES
-from tests.conftest import run_cli, samples, value
-from tests.ocp.conftest import SEED_LABELS, ocp_config
+from tests.helpers.exposition import samples, value
+from tests.helpers.ocp import SEED_LABELS, ocp_config
+from tests.helpers.process import run_cli
 from tests.ocp.stub import CLUSTERS, OcpStub
 
 OVERVIEW_ROUTE = "/api/v2/ob/clusters/:id/backup/overview"

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from exporter.simulator import Simulator, timeline
-from tests.conftest import scrape, value, write_config
+from tests.helpers.configs import write_config
+from tests.helpers.exposition import value
+from tests.helpers.polling import scrape
 
 Parsed = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -9,8 +9,9 @@ import pytest
 
 from exporter.config import load_config
 from exporter.poller import Poller
-from tests.conftest import poll_once, scrape, value
-from tests.ocp.conftest import SEED_LABELS, SEED_OCP_ID, ocp_config, seed_overview
+from tests.helpers.exposition import value
+from tests.helpers.ocp import SEED_LABELS, SEED_OCP_ID, ocp_config, seed_overview
+from tests.helpers.polling import poll_once, scrape
 from tests.ocp.stub import CLUSTERS, OcpStub, cluster_item, failure
 
 OVERVIEW_ROUTE = "/api/v2/ob/clusters/:id/backup/overview"

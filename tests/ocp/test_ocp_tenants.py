@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from exporter.states import BACKUP_TASK_STATES, LOG_BACKUP_STATES
-from tests.conftest import exact_value, scrape, value
-from tests.ocp.conftest import SEED_LABELS, SEED_OCP_ID, ocp_config
+from tests.helpers.exposition import exact_value, value
+from tests.helpers.ocp import SEED_LABELS, SEED_OCP_ID, ocp_config
+from tests.helpers.polling import scrape
 from tests.ocp.stub import CLUSTERS, OcpStub, failure, tenant_item
 
 TENANTS = f"{CLUSTERS}/{SEED_OCP_ID}/tenants"

@@ -18,7 +18,8 @@ from exporter.config import load_config
 from exporter.poller import Poller
 from exporter.simulator import Simulator, build_world, timeline
 from exporter.simulator.scenarios import SCENARIOS
-from tests.conftest import poll_once, write_config
+from tests.helpers.configs import write_config
+from tests.helpers.polling import poll_once
 from tests.simulator.conftest import StartSimulator
 
 PASSWORD = "root-pass"

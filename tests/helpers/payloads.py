@@ -1,0 +1,58 @@
+"""Upstream answers for the stubs: the API documents' examples (tests/data) and builders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.helpers.obshell_stub import ObshellStub
+
+DATA = Path(__file__).parent.parent / "data"
+
+
+def seed(name: str) -> dict[str, Any]:
+    """A response example of the upstream API documents (tests/data/seed_*.json)."""
+    return json.loads((DATA / f"seed_{name}.json").read_text())
+
+
+def standard_routes(stub: ObshellStub) -> None:
+    """A 4.3.2 agent with two backed-up tenants (the seed examples) and a finished restore."""
+    stub.set(
+        "/api/v1/ob/info",
+        {
+            "agent_info": [],
+            "obcluster_info": {"id": 1728727000, "name": "ob-test", "version": "4.3.5.0"},
+        },
+    )
+    stub.set("/api/v1/tenants/overview", {"contents": [
+        {"tenant_id": 1, "tenant_name": "sys", "status": "NORMAL"},
+        {"tenant_id": 1002, "tenant_name": "tenant1", "status": "NORMAL"},
+        {"tenant_id": 1004, "tenant_name": "tenant2", "status": "NORMAL"},
+    ]})  # fmt: skip
+    stub.routes["/api/v1/obcluster/backup/overview"] = (200, seed("cluster_backup_overview"))
+    for name in ("tenant1", "tenant2"):
+        stub.set(f"/api/v1/tenant/{name}/backup/info", {
+            "tenant_id": 1002,
+            "lastest_archive_log_checkpoint": "2024-10-12T18:20:00.5+08:00",
+            "archive_log_delay": 3.25,
+        })  # fmt: skip
+        stub.set(f"/api/v1/tenant/{name}/backup/log/tasks", {"contents": [
+            {"tenant_id": 1002, "tenant_name": "", "round_id": 1, "status": "DOING", "path": "oss://b/clog",
+             "delay": 3.25, "checkpoint": "2024-10-12T18:20:00.5+08:00", "start_time": "2024-10-12T18:00:00+08:00"},
+        ]})  # fmt: skip
+        stub.set(f"/api/v1/tenant/{name}/backup/tasks", {
+            "contents": [{"tenant_id": 1002, "job_id": 1, "backup_set_id": 1, "plus_archivelog": False,
+                          "backup_type": "FULL", "start_timestamp": "2024-10-12T18:08:08.723714+08:00",
+                          "end_timestamp": "2024-10-12T18:10:43.487426+08:00", "status": "COMPLETED",
+                          "result": 0, "comment": "", "description": "", "path": "oss://b/data"}],
+            "page": {"total_elements": 1, "total_pages": 1, "size": 1, "number": 1},
+        })  # fmt: skip
+    restore = seed("restore_overview")["data"]
+    stub.set(
+        "/api/v1/restore/tasks",
+        {
+            "contents": [restore],
+            "page": {"total_elements": 1, "total_pages": 1, "size": 100, "number": 1},
+        },
+    )
