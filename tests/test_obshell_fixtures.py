@@ -35,7 +35,8 @@ from tests.helpers.exposition import value
 from tests.helpers.obshell_stub import ObshellStub
 from tests.helpers.payloads import DATA
 from tests.helpers.polling import poll_once
-from tests.simulator.conftest import signed_client
+from tests.helpers.shapes import differences
+from tests.helpers.simulator import signed_client
 
 FIXTURES = DATA / "obshell"
 VERSIONS = sorted((p.name for p in FIXTURES.iterdir() if p.is_dir()), key=versions.parse_version)
@@ -210,50 +211,6 @@ async def test_the_exporter_reads_each_version_as_its_source_says(
 # ----------------------------------------------------------------------------- the simulator
 
 
-def _shape(value: Any, key: str = "") -> Any:
-    """What a JSON value looks like: keys and JSON types, not values."""
-    if isinstance(value, dict):
-        if key == "topology":  # zone names are data, not keys
-            return ("zones", frozenset(_shape(v) for v in value.values()))
-        return ("object", frozenset((k, _shape(v, k)) for k, v in value.items()))
-    if isinstance(value, list):
-        return ("array", frozenset(_shape(v) for v in value))
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if value is None:
-        return "null"
-    return "string"
-
-
-def _differences(real: Any, simulated: Any, where: str = "") -> list[str]:
-    """Where `simulated` has keys or types `real` does not have, or lacks keys it has."""
-    if isinstance(real, dict) and isinstance(simulated, dict):
-        problems = [f"{where}.{k}: missing" for k in real.keys() - simulated.keys()]
-        problems += [f"{where}.{k}: not sent by obshell" for k in simulated.keys() - real.keys()]
-        for k in real.keys() & simulated.keys():
-            if k == "topology":
-                problems += _differences(
-                    next(iter(real[k].values())), next(iter(simulated[k].values())), f"{where}.{k}"
-                )
-            else:
-                problems += _differences(real[k], simulated[k], f"{where}.{k}")
-        return problems
-    if isinstance(real, list) and isinstance(simulated, list):
-        if not real:
-            return [] if not simulated else [f"{where}: obshell sends an empty list here"]
-        shapes = {_shape(item) for item in real}
-        return [
-            f"{where}[{i}]: no row of obshell's looks like this: {_differences(real[0], item)}"
-            for i, item in enumerate(simulated)
-            if _shape(item) not in shapes
-        ]
-    if _shape(real) != _shape(simulated):
-        return [f"{where}: {_shape(simulated)} where obshell sends {_shape(real)}"]
-    return []
-
-
 def _fixture_world(cluster: Cluster, now: float) -> None:
     """The fixtures' cluster in the simulator: t1 backed up and archiving, t2 never backed up
     with an INTERRUPTED archive, t1_r1 being restored from t1."""
@@ -320,7 +277,7 @@ async def test_the_simulator_answers_like_each_version(version: str) -> None:
                     # Error envelopes: the same error object, `data` present (null) or not.
                     assert body["error"] == answer.body["error"], answer.name
                     assert ("data" in body) == ("data" in answer.body), answer.name
-                problems = _differences(answer.body, body)
+                problems = differences(answer.body, body)
                 assert not problems, f"{version} {answer.name}: {problems}"
     finally:
         await sim.stop()

@@ -14,10 +14,10 @@ from aiohttp import web
 
 from exporter import webconfig
 from tests.helpers.configs import obshell_config
+from tests.helpers.exporter_process import Exporter
 from tests.helpers.obshell_stub import ObshellStub
 from tests.helpers.process import free_port, run_cli
 from tests.helpers.tls_material import CA
-from tests.test_server import Exporter
 
 
 def _web_config(tmp_path: Path, body: str) -> Path:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.configs import obshell_config
+from tests.helpers.exporter_process import Exporter
 from tests.helpers.obshell_stub import ObshellStub
-from tests.test_server import Exporter
 
 # A request head that is never finished: one more header byte now and then.
 PARTIAL_HEAD = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "

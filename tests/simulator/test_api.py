@@ -24,7 +24,7 @@ from exporter.sources.obshell.models import (
     TenantBackupOverview,
     TenantOverview,
 )
-from tests.simulator.conftest import StartSimulator, get_json, plain, signed
+from tests.helpers.simulator import StartSimulator, get_json, plain, signed
 
 RFC3339_CST = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?\+08:00")
 

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from exporter.simulator import Simulator, versions
 from exporter.sources.obshell.auth import rsa_encrypt_chunked
 from tests.helpers.payloads import DATA
-from tests.simulator.conftest import PASSWORD, StartSimulator, plain, signed, signed_client
-from tests.test_obshell_fixtures import _differences
+from tests.helpers.shapes import differences
+from tests.helpers.simulator import PASSWORD, StartSimulator, plain, signed, signed_client
 
 OB_INFO = "/api/v1/ob/info"
 
@@ -386,6 +386,6 @@ async def test_the_simulator_authenticates_like_each_version(sim: Simulator, fix
     if not real["successful"]:
         assert body["error"] == real["error"]
         assert ("data" in body) == ("data" in real)
-    assert not _differences(real, body), _differences(real, body)
+    assert not differences(real, body), differences(real, body)
     if fixture.stem == "secret":
         assert _key_bits(body["data"]["public_key"]) == _key_bits(real["data"]["public_key"])

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from exporter.simulator import Simulator
-from tests.simulator.conftest import StartSimulator, plain, signed
+from tests.helpers.simulator import StartSimulator, plain, signed
 
 INFO = "/api/v1/info"
 OVERVIEW = "/api/v1/obcluster/backup/overview"

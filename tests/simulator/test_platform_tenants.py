@@ -26,7 +26,7 @@ from exporter.sources.cloud.models import RestorableTenants
 from exporter.sources.ocp.models import DataBackupTask, LogBackupTask, ObTenant, Paged, RestoreTask
 from exporter.sources.ocp.models import Envelope as OcpEnvelope
 from exporter.sources.values import parse_time
-from tests.simulator.conftest import StartSimulator
+from tests.helpers.simulator import StartSimulator
 from tests.simulator.test_platforms import cloud_client, ocp_client
 
 CLUSTERS = "/api/v2/ob/clusters"

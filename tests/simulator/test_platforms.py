@@ -24,7 +24,7 @@ from exporter.sources.ocp.auth import OcpBasicAuth, OcpSignatureAuth, signature,
 from exporter.sources.ocp.models import ClusterBackupInfoDetail, ObCluster, Paged
 from exporter.sources.ocp.models import Envelope as OcpEnvelope
 from tests.helpers.httpx_auth import AsHttpxAuth
-from tests.simulator.conftest import StartSimulator
+from tests.helpers.simulator import StartSimulator
 
 CLUSTERS = "/api/v2/ob/clusters"
 INSTANCES = "/api/v2/instances"

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from exporter.simulator import Simulator, World, build_world, timeline
-from tests.simulator.conftest import StartSimulator, get_json
+from tests.helpers.simulator import StartSimulator, get_json
 
 TENANT_TASK = "/api/v1/tenant/{}/backup/overview"
 

@@ -9,7 +9,7 @@ from obshell import ClientSet, OBShellHandleError
 from obshell.auth.password import PasswordAuth
 
 from exporter.simulator import Simulator, versions
-from tests.simulator.conftest import PASSWORD, StartSimulator
+from tests.helpers.simulator import PASSWORD, StartSimulator
 
 TASK_KEYS = {
     "tenant_id", "task_id", "job_id", "incarnation", "backup_set_id", "start_timestamp",

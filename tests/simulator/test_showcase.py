@@ -20,7 +20,7 @@ from exporter.simulator import Simulator, build_world, timeline
 from exporter.simulator.scenarios import SCENARIOS
 from tests.helpers.configs import write_config
 from tests.helpers.polling import poll_once
-from tests.simulator.conftest import StartSimulator
+from tests.helpers.simulator import StartSimulator
 
 PASSWORD = "root-pass"
 FIVE_MINUTES = 300.0
