@@ -25,9 +25,10 @@ from exporter.sources.obshell.client import ObshellClient
 from exporter.sources.obshell.models import ObInfo, TenantBackupOverview
 from tests.helpers.configs import PASSWORD, write_config
 from tests.helpers.obshell_stub import ObshellStub
+from tests.helpers.paths import DATA
 
 # A 512-bit key, as obshell < 4.4.2 uses (cryptography cannot generate one). Test-only.
-RSA512 = (Path(__file__).parent / "data" / "rsa512-test-only.pem").read_bytes()
+RSA512 = (DATA / "rsa512-test-only.pem").read_bytes()
 
 
 async def _ob_info(stub: ObshellStub, auth: HybridAuth) -> ObInfo:

@@ -23,6 +23,7 @@ from exporter.simulator.world import BackupPlan, Tenant
 from tests.helpers.configs import obshell_config
 from tests.helpers.exposition import samples, value
 from tests.helpers.obshell_stub import ObshellStub, envelope
+from tests.helpers.paths import ROOT
 from tests.helpers.payloads import seed
 from tests.helpers.polling import poll_once
 
@@ -271,7 +272,7 @@ async def test_stopped_archive_rounds_are_not_running_with_a_growing_delay(
     assert not [k for k in later if k[0] == ERRORS]
     help_line = next(line for line in text.splitlines() if line.startswith("# HELP oceanbase_log_backup_status "))  # fmt: skip
     assert "CDB_OB_ARCHIVELOG" in help_line and "cannot tell" in help_line
-    runbook = (Path(__file__).parent.parent / "docs" / "runbook.md").read_text()
+    runbook = (ROOT / "docs" / "runbook.md").read_text()
     assert "**Broken or stopped?** obshell cannot tell" in runbook
 
 

@@ -33,7 +33,7 @@ from exporter.simulator.world import (
 from tests.helpers.configs import PASSWORD, obshell_config
 from tests.helpers.exposition import value
 from tests.helpers.obshell_stub import ObshellStub
-from tests.helpers.payloads import DATA
+from tests.helpers.paths import DATA
 from tests.helpers.polling import poll_once
 from tests.helpers.shapes import differences
 from tests.helpers.simulator import signed_client

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from tests.helpers.obshell_stub import ObshellStub
-
-DATA = Path(__file__).parent.parent / "data"
+from tests.helpers.paths import DATA
 
 
 def seed(name: str) -> dict[str, Any]:

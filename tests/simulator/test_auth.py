@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from exporter.simulator import Simulator, versions
 from exporter.sources.obshell.auth import rsa_encrypt_chunked
-from tests.helpers.payloads import DATA
+from tests.helpers.paths import DATA
 from tests.helpers.shapes import differences
 from tests.helpers.simulator import PASSWORD, StartSimulator, plain, signed, signed_client
 
