@@ -1,0 +1,1 @@
+"""Fast tests of the pure parts: no process, no socket, no sleep."""
