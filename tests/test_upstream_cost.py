@@ -11,14 +11,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from exporter.config import load_config
 from exporter.poller import Poller
 from exporter.simulator import Simulator
 from tests.helpers.configs import obshell_config
 from tests.helpers.exposition import value
 from tests.helpers.obshell_stub import ObshellStub, error
 from tests.helpers.payloads import seed
-from tests.helpers.polling import poll_once
+from tests.helpers.polling import poll_once, running_poller
 
 SIM_PASSWORD = "sim-root-password"
 TENANTS = 10
@@ -48,14 +47,11 @@ async def test_a_steady_state_poll_costs_4_requests_plus_2_per_tenant(
         f"targets:\n  - {{name: c0, source: obshell, url: '{simulator.agent_url(0)}',"
         f" password_file: {secret}}}\n"
     )
-    poller = Poller(load_config(config))
-    try:
+    async with running_poller(config) as poller:
         first = await poller.poll_all_once()
         after_first = _requests(poller)
         steady = await poller.poll_all_once()
         second = _requests(poller) - after_first
-    finally:
-        await poller.stop()
     assert all(r.complete for r in (*first, *steady))
     # The first poll reads identity and every history (4 + 1 + 4 per tenant) ...
     assert sum(after_first.values()) == 5 + 4 * TENANTS
@@ -91,8 +87,7 @@ async def test_history_is_read_again_only_for_the_tenant_whose_latest_task_chang
             {"tenant_id": 1004, "tenant_name": "tenant2", "status": "NORMAL"},
         ]},
     )  # fmt: skip
-    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
-    try:
+    async with running_poller(obshell_config(tmp_path, obshell.url)) as poller:
         await poll_once(poller)
         first = _history_calls(obshell)
         obshell.seen.clear()
@@ -105,8 +100,6 @@ async def test_history_is_read_again_only_for_the_tenant_whose_latest_task_chang
         obshell.seen.clear()
         await poll_once(poller)
         after_change = _history_calls(obshell)
-    finally:
-        await poller.stop()
     assert sorted(name for name, _ in first) == ["tenant1", "tenant1", "tenant2", "tenant2"]
     # Bounded by the tenant's creation, less a day (obshell compares in another zone);
     # without a known creation, the first read is the only one without a bound.
@@ -121,8 +114,7 @@ async def test_history_is_read_again_only_for_the_tenant_whose_latest_task_chang
 async def test_a_new_agent_process_drops_the_cached_identity_and_histories(
     obshell: ObshellStub, tmp_path: Path
 ) -> None:
-    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
-    try:
+    async with running_poller(obshell_config(tmp_path, obshell.url)) as poller:
         await poll_once(poller)
         obshell.seen.clear()
         await poll_once(poller)
@@ -135,8 +127,6 @@ async def test_a_new_agent_process_drops_the_cached_identity_and_histories(
         obshell.seen.clear()
         await poll_once(poller)
         restarted = list(obshell.seen)
-    finally:
-        await poller.stop()
     assert "/api/v1/ob/info" not in cached and not [p for p in cached if "/backup/tasks" in p]
     assert "/api/v1/ob/info" in restarted
     assert len([p for p in restarted if "/backup/tasks" in p]) == 4
@@ -146,8 +136,7 @@ async def test_a_history_that_cannot_be_read_again_is_served_until_stale_after(
     obshell: ObshellStub, tmp_path: Path
 ) -> None:
     extra = "    interval: 1s\n    timeout: 900ms\n"  # stale_after: 3s
-    poller = Poller(load_config(obshell_config(tmp_path, obshell.url, extra)))
-    try:
+    async with running_poller(obshell_config(tmp_path, obshell.url, extra)) as poller:
         first = await poll_once(poller)
         read_at = value(first, VERIFIED, fact="job_history")
         changed = seed("cluster_backup_overview")
@@ -160,8 +149,6 @@ async def test_a_history_that_cannot_be_read_again_is_served_until_stale_after(
         served = await poll_once(poller)
         await asyncio.sleep(3.2)  # past stale_after since the first poll
         dropped = await poll_once(poller)
-    finally:
-        await poller.stop()
     success = "oceanbase_backup_last_success_timestamp_seconds"
     # tenant1's latest task changed and its history could not be read: its cached facts are
     # served, marked as confirmed at the first poll, with the failed calls counted.
@@ -195,8 +182,7 @@ async def test_data_holding_a_cached_history_goes_stale_from_its_confirmation_no
     obshell: ObshellStub, tmp_path: Path
 ) -> None:
     extra = "    interval: 1s\n    timeout: 900ms\n"  # stale_after: 3s
-    poller = Poller(load_config(obshell_config(tmp_path, obshell.url, extra)))
-    try:
+    async with running_poller(obshell_config(tmp_path, obshell.url, extra)) as poller:
         first = await poll_once(poller)
         read_at = value(first, VERIFIED, fact="job_history")
         assert read_at is not None
@@ -207,8 +193,6 @@ async def test_data_holding_a_cached_history_goes_stale_from_its_confirmation_no
         # Then the target dies: no poll replaces that data.
         before = runner.snapshot(read_at + 2.9)
         after = runner.snapshot(read_at + 3.1)
-    finally:
-        await poller.stop()
     assert value(served, VERIFIED, fact="job_history") == read_at
     assert before.data is not None
     # stale_after past the history's last confirmation, although only 2.6s past the poll
@@ -221,16 +205,13 @@ async def test_a_history_that_cannot_be_read_again_is_dropped_before_it_could_go
     obshell: ObshellStub, tmp_path: Path
 ) -> None:
     extra = "    interval: 1s\n    timeout: 900ms\n"  # stale_after: 3s
-    poller = Poller(load_config(obshell_config(tmp_path, obshell.url, extra)))
-    try:
+    async with running_poller(obshell_config(tmp_path, obshell.url, extra)) as poller:
         await poll_once(poller)
         await asyncio.sleep(2.2)
         _history_broken(obshell)
         # 2.2s after its confirmation, it would be 3.2s old when the next poll (1s later)
         # could replace it: past stale_after, so it is not re-served.
         served = await poll_once(poller)
-    finally:
-        await poller.stop()
     success = "oceanbase_backup_last_success_timestamp_seconds"
     assert value(served, success, tenant_name="tenant1") is None
     assert value(served, success, tenant_name="tenant2") is not None  # its task is unchanged
@@ -246,8 +227,7 @@ async def test_ocp_data_with_cached_lists_goes_stale_from_its_poll_not_the_lists
         f"  - {{name: ocp, source: ocp, url: '{fleet.ocp_url}',"
         f" username: {fleet.ocp.account.username}, password_file: {tmp_path / 'ocp_pw'}}}\n"
     )
-    poller = Poller(load_config(config))
-    try:
+    async with running_poller(config) as poller:
         first = await poll_once(poller)
         read_at = value(first, VERIFIED, fact="cluster_list")
         assert read_at is not None
@@ -261,8 +241,6 @@ async def test_ocp_data_with_cached_lists_goes_stale_from_its_poll_not_the_lists
         # says what to ask) must not drop them between two healthy polls.
         while_fresh = runner.snapshot(read_at + stale_after + 0.1)
         after = runner.snapshot(polled_at + stale_after + 0.1)
-    finally:
-        await poller.stop()
     assert value(second, VERIFIED, fact="cluster_list") == read_at
     assert polled_at > read_at
     assert while_fresh.data is not None
@@ -291,14 +269,11 @@ async def test_ocp_and_cloud_ask_nothing_twice_and_their_lists_less_often(
         f" access_key_id: {fleet.cloud.account.access_key_id},"
         f" access_key_secret_file: {tmp_path / 'cloud_sk'}}}\n"
     )
-    poller = Poller(load_config(config))
-    try:
+    async with running_poller(config) as poller:
         await poller.poll_all_once()
         fleet.seen.clear()
         results = await poller.poll_all_once()
         second = list(fleet.seen)
-    finally:
-        await poller.stop()
     assert all(r.complete for r in results)
     asked = Counter(second)
     assert [path for path, n in asked.items() if n > 1] == []  # nothing asked twice

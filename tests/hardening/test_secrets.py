@@ -24,7 +24,6 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request
 
 from exporter.config import ConfigError, load_config
-from exporter.poller import Poller
 from exporter.simulator import Simulator
 from tests.hardening.conftest import ExporterProcess, target_line
 from tests.hardening.raw_agent import (
@@ -40,6 +39,7 @@ from tests.hardening.raw_agent import (
     respond,
 )
 from tests.helpers.obshell_stub import ObshellStub, error
+from tests.helpers.polling import running_poller
 from tests.helpers.process import run_cli
 
 OCP_USER = "ocp-monitor"  # 12 bytes: Base64 of "ocp-monitor:" is 16 characters, no padding
@@ -311,11 +311,8 @@ async def test_redaction_covers_every_error_the_poller_keeps(
     config.write_text(
         "targets:\n" + target_line("leaky", leaky_agents[0].url, secret, ", timeout: 2s")
     )
-    poller = Poller(load_config(config))
-    try:
+    async with running_poller(config) as poller:
         (result,) = await poller.poll_all_once()
-    finally:
-        await poller.stop()
     assert PLANTED["obshell_password_file"] in result.errors[0].message, "the agent did quote it"
     last_error = poller.runners["leaky"].health.last_error
     assert "<redacted>" in last_error

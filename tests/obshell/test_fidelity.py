@@ -25,7 +25,7 @@ from tests.helpers.exposition import samples, value
 from tests.helpers.obshell_stub import ObshellStub, envelope
 from tests.helpers.paths import ROOT
 from tests.helpers.payloads import seed
-from tests.helpers.polling import poll_once
+from tests.helpers.polling import poll_once, running_poller
 
 JOBS = "/api/v1/tenant/:name/backup/tasks"
 ERRORS = "oceanbase_backup_exporter_poll_errors_total"
@@ -75,11 +75,8 @@ async def test_an_odd_job_row_costs_only_that_row(obshell: ObshellStub, tmp_path
             "page": {"total_elements": 4, "total_pages": 1, "size": 16, "number": 1},
         },
     )
-    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
-    try:
+    async with running_poller(obshell_config(tmp_path, obshell.url)) as poller:
         parsed = await poll_once(poller)
-    finally:
-        await poller.stop()
     tenant1 = {"tenant_name": "tenant1"}
     assert (
         value(parsed, "oceanbase_backup_last_success_timestamp_seconds", **tenant1)
@@ -106,11 +103,8 @@ async def test_missing_task_numbers_are_absent_not_zero(
     for key in ("result", "file_count", "input_bytes", "task_id"):
         del task[key]
     obshell.routes["/api/v1/obcluster/backup/overview"] = (200, overview)
-    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
-    try:
+    async with running_poller(obshell_config(tmp_path, obshell.url)) as poller:
         parsed = await poll_once(poller)
-    finally:
-        await poller.stop()
     tenant = {"tenant_name": "tenant1"}
     assert value(parsed, "oceanbase_backup_task_status", status="FAILED", **tenant) == 1
     assert value(parsed, "oceanbase_backup_task_result_code", **tenant) is None
@@ -127,11 +121,8 @@ async def test_a_checkpoint_in_the_future_is_no_delay_of_zero(
     for name in ("tenant1", "tenant2"):
         obshell.set(f"/api/v1/tenant/{name}/backup/info", {"tenant_id": 1002, "lastest_archive_log_checkpoint": future})  # fmt: skip
         obshell.set(f"/api/v1/tenant/{name}/backup/log/tasks", {"contents": []})
-    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
-    try:
+    async with running_poller(obshell_config(tmp_path, obshell.url)) as poller:
         parsed = await poll_once(poller)
-    finally:
-        await poller.stop()
     for name in ("tenant1", "tenant2"):
         assert value(parsed, "oceanbase_log_backup_delay_seconds", tenant_name=name) is None
         assert (
@@ -156,11 +147,8 @@ async def test_offsetless_restore_times_take_the_envelopes_zone_whatever_its_dig
     for stamp in ("2025-09-10T10:20:30.1791+08:00", "2025-09-10T10:20:30+08:00"):
         obshell.routes["/api/v1/restore/tasks"] = (200, body | {"timestamp": stamp})
         (tmp_path / stamp).mkdir()
-        poller = Poller(load_config(obshell_config(tmp_path / stamp, obshell.url)))
-        try:
+        async with running_poller(obshell_config(tmp_path / stamp, obshell.url)) as poller:
             parsed = await poll_once(poller)
-        finally:
-            await poller.stop()
         expected = datetime.fromisoformat("2025-09-10T10:05:00+08:00").timestamp()
         assert (
             value(parsed, "oceanbase_restore_start_timestamp_seconds", tenant_name="rt5")

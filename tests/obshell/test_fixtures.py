@@ -17,8 +17,6 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from exporter.config import load_config
-from exporter.poller import Poller
 from exporter.simulator import Simulator, versions
 from exporter.simulator.world import (
     DAY,
@@ -34,7 +32,7 @@ from tests.helpers.configs import PASSWORD, obshell_config
 from tests.helpers.exposition import value
 from tests.helpers.obshell_stub import ObshellStub
 from tests.helpers.paths import DATA
-from tests.helpers.polling import poll_once
+from tests.helpers.polling import poll_once, running_poller
 from tests.helpers.shapes import differences
 from tests.helpers.simulator import signed_client
 
@@ -118,12 +116,9 @@ async def test_the_exporter_reads_each_version_as_its_source_says(
 ) -> None:
     stub = _agent(httpserver, version)
     caplog.set_level(logging.WARNING, logger="exporter.sources.obshell.source")
-    poller = Poller(load_config(obshell_config(tmp_path, stub.url)))
-    try:
+    async with running_poller(obshell_config(tmp_path, stub.url)) as poller:
         first = await poll_once(poller)
         parsed = await poll_once(poller)
-    finally:
-        await poller.stop()
     v = versions.parse_version(version)
     assert value(parsed, "oceanbase_backup_exporter_target_up") == 1
     assert not [k for k in parsed if k[0] == "oceanbase_backup_exporter_poll_errors_total"]

@@ -14,12 +14,10 @@ from pathlib import Path
 import pytest
 
 from exporter.cli import DEMO_CLUSTERS, DEMO_SCENARIO, DEMO_SPEED, DEMO_TENANTS
-from exporter.config import load_config
-from exporter.poller import Poller
 from exporter.simulator import Simulator, build_world, timeline
 from exporter.simulator.scenarios import SCENARIOS
 from tests.helpers.configs import write_config
-from tests.helpers.polling import poll_once
+from tests.helpers.polling import poll_once, running_poller
 from tests.helpers.simulator import StartSimulator
 
 PASSWORD = "root-pass"
@@ -55,14 +53,11 @@ async def test_a_sped_up_simulator_reports_no_time_from_the_future(
     # An hour of work a second: a clock running that fast would be 15 minutes ahead by the
     # second poll.
     sim = await start_simulator(scenario=scenario, clusters=2, tenants=4, speed=3600)
-    poller = Poller(load_config(_config(sim, tmp_path)))
-    try:
+    async with running_poller(_config(sim, tmp_path)) as poller:
         first = await poll_once(poller)
         await asyncio.sleep(0.25)
         second = await poll_once(poller)
         now = time.time()
-    finally:
-        await poller.stop()
     for parsed in (first, second):
         stamps = {
             (name, labels): stamp
