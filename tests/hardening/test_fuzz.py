@@ -50,7 +50,7 @@ from exporter.sources.obshell.auth import _is_decrypt_failure, _learn_key
 from exporter.sources.obshell.client import EndpointUnsupported, _decode
 from tests.helpers.configs import PASSWORD, obshell_config
 from tests.helpers.obshell_stub import ObshellStub, envelope
-from tests.helpers.payloads import seed, standard_routes
+from tests.helpers.payloads import page, running_restore, seed, standard_routes
 from tests.helpers.process import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -257,13 +257,8 @@ def agent(httpserver: HTTPServer) -> tuple[ObshellStub, dict[str, tuple[int, Any
             200,
             seed("tenant_backup_overview"),
         )
-    running = {
-        **seed("restore_overview")["data"],
-        "status": "RESTORE_WAIT_LS",
-        "finish_timestamp": "",
-    }
-    restore_list = {"contents": [running], "page": {"total_elements": 1, "total_pages": 1}}
-    stub.set("/api/v1/restore/tasks", restore_list)
+    running = running_restore()
+    stub.set("/api/v1/restore/tasks", page([running]))
     stub.set(f"/api/v1/tenant/{running['restore_tenant_name']}/restore/overview", running)
     return stub, copy.deepcopy(stub.routes)
 

@@ -24,7 +24,7 @@ from tests.helpers.configs import obshell_config
 from tests.helpers.exposition import samples, value
 from tests.helpers.obshell_stub import ObshellStub, envelope
 from tests.helpers.paths import ROOT
-from tests.helpers.payloads import seed
+from tests.helpers.payloads import page, running_restore, seed
 from tests.helpers.polling import poll_once, running_poller
 
 JOBS = "/api/v1/tenant/:name/backup/tasks"
@@ -68,13 +68,7 @@ async def test_an_odd_job_row_costs_only_that_row(obshell: ObshellStub, tmp_path
         _job(10, "FULL", now - timedelta(days=1, hours=1), full_end, plus_archivelog="ON"),
         _job(12, "INC", None, None),  # a NULL start, which obshell sorts last; no end
     ]
-    obshell.set(
-        "/api/v1/tenant/tenant1/backup/tasks",
-        {
-            "contents": rows,
-            "page": {"total_elements": 4, "total_pages": 1, "size": 16, "number": 1},
-        },
-    )
+    obshell.set("/api/v1/tenant/tenant1/backup/tasks", page(rows, size=16))
     async with running_poller(obshell_config(tmp_path, obshell.url)) as poller:
         parsed = await poll_once(poller)
     tenant1 = {"tenant_name": "tenant1"}
@@ -136,14 +130,8 @@ async def test_offsetless_restore_times_take_the_envelopes_zone_whatever_its_dig
     obshell: ObshellStub, tmp_path: Path
 ) -> None:
     # Item 8: Go's RFC3339Nano trims trailing zeros; "…30.1791+08:00" is the agent's +08:00.
-    running = {
-        **seed("restore_overview")["data"],
-        "restore_tenant_name": "rt5",
-        "status": "RESTORE_WAIT_LS",
-        "start_timestamp": "2025-09-10 10:05:00",
-        "finish_timestamp": "",
-    }
-    body = envelope({"contents": [running], "page": {"total_elements": 1, "total_pages": 1}})
+    running = running_restore(restore_tenant_name="rt5", start_timestamp="2025-09-10 10:05:00")
+    body = envelope(page([running]))
     for stamp in ("2025-09-10T10:20:30.1791+08:00", "2025-09-10T10:20:30+08:00"):
         obshell.routes["/api/v1/restore/tasks"] = (200, body | {"timestamp": stamp})
         (tmp_path / stamp).mkdir()
