@@ -32,14 +32,6 @@ from exporter.snapshot import (
     Tenant,
 )
 from exporter.sources.obshell import source as routes
-from tests.hardening.conftest import (
-    ExporterProcess,
-    Samples,
-    rendered,
-    secret_file,
-    target_line,
-    write_config,
-)
 from tests.hardening.raw_agent import (
     ALL_PATHS,
     Behaviour,
@@ -48,7 +40,9 @@ from tests.hardening.raw_agent import (
     respond,
     rewrite,
 )
-from tests.helpers.exposition import value
+from tests.helpers.exposition import Samples, value
+from tests.helpers.hardening import ExporterProcess, secret_file, target_line, write_config
+from tests.helpers.polling import rendered
 from tests.helpers.process import run_cli
 
 StartSimulator = Callable[..., Awaitable[Simulator]]

@@ -24,9 +24,10 @@ from exporter.config import load_config
 from exporter.poller import Poller
 from exporter.simulator import Simulator
 from exporter.sources.obshell import source as routes
-from tests.hardening.conftest import ExporterProcess, rendered, secret_file, target_line
 from tests.hardening.raw_agent import ALL_PATHS, RawAgent, no_answer
 from tests.helpers.exposition import value
+from tests.helpers.hardening import ExporterProcess, secret_file, target_line
+from tests.helpers.polling import rendered
 
 StartSimulator = Callable[..., Awaitable[Simulator]]
 StartAgent = Callable[..., Awaitable[RawAgent]]

@@ -27,16 +27,15 @@ from exporter.config import load_config
 from exporter.poller import Poller
 from exporter.server import ExporterServer
 from exporter.simulator import Simulator
-from tests.hardening.conftest import (
+from tests.helpers.exposition import Samples, samples, value
+from tests.helpers.hardening import (
     PASSWORD,
     ExporterProcess,
-    Samples,
     SimulatorProcess,
     secret_file,
     target_line,
     write_config,
 )
-from tests.helpers.exposition import samples, value
 
 LOAD_SECONDS = float(os.environ.get("LOAD_SECONDS", "60"))
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "20"))

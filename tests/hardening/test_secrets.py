@@ -25,7 +25,6 @@ from werkzeug import Request
 
 from exporter.config import ConfigError, load_config
 from exporter.simulator import Simulator
-from tests.hardening.conftest import ExporterProcess, target_line
 from tests.hardening.raw_agent import (
     ALL_PATHS,
     RawAgent,
@@ -38,6 +37,7 @@ from tests.hardening.raw_agent import (
     reset_mid_body,
     respond,
 )
+from tests.helpers.hardening import ExporterProcess, target_line
 from tests.helpers.obshell_stub import ObshellStub, error
 from tests.helpers.polling import running_poller
 from tests.helpers.process import run_cli

@@ -33,15 +33,6 @@ from exporter.sources.base import PollResult
 from exporter.sources.errors import PollError
 from exporter.sources.http import RequestStats
 from exporter.sources.obshell import source as routes
-from tests.hardening.conftest import (
-    ExporterProcess,
-    Samples,
-    free_port,
-    rendered,
-    secret_file,
-    target_line,
-    write_config,
-)
 from tests.hardening.raw_agent import (
     ALL_PATHS,
     Behaviour,
@@ -61,9 +52,12 @@ from tests.hardening.raw_agent import (
     trickled_body,
 )
 from tests.helpers.configs import PASSWORD, obshell_config
-from tests.helpers.exposition import value
+from tests.helpers.exposition import Samples, value
+from tests.helpers.hardening import ExporterProcess, secret_file, target_line, write_config
 from tests.helpers.obshell_stub import ObshellStub
 from tests.helpers.payloads import standard_routes
+from tests.helpers.polling import rendered
+from tests.helpers.process import free_port
 from tests.helpers.tls_material import CA
 
 StartSimulator = Callable[..., Awaitable[Simulator]]
