@@ -10,44 +10,20 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.deploy.dockerfile import DockerIgnore, stages
-from tests.helpers.exposition import samples
+from tests.helpers.deploy import DOCKERFILE, Exporter, Fleet, StartExporter
+from tests.helpers.paths import ROOT
 from tests.helpers.process import free_port
 from tests.monitoring.stack import LOOPBACK, Process, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-DOCKERFILE = ROOT / "Dockerfile"
 SIMULATOR_PASSWORD = "deploy-root-pass"
 FLEET_SIZE = 21  # clusters of the simulated fleet: the sharding test uses 20, then one more
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-@dataclass(frozen=True)
-class Fleet:
-    """A simulated obshell fleet (frozen in time: every poll of it answers the same)."""
-
-    port: int
-    password_file: Path
-
-    def agent_url(self, cluster: int, host: str = LOOPBACK) -> str:
-        return f"http://{host}:{self.port}/obshell/{cluster}"
-
-    def config(self, path: Path, targets: dict[str, str], head: str = "") -> Path:
-        """Write a config polling `targets` (name -> agent URL) to `path`."""
-        lines = "".join(
-            f"  - {{name: {name}, source: obshell, url: '{url}',"
-            f" password_file: '{self.password_file}'}}\n"
-            for name, url in targets.items()
-        )
-        path.write_text(f"{head}targets:\n{lines}")
-        return path
 
 
 @pytest.fixture(scope="session")
@@ -74,25 +50,6 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         yield fleet
     finally:
         simulator.stop()
-
-
-@dataclass
-class Exporter:
-    """An exporter process on loopback."""
-
-    process: Process
-    url: str
-
-    def get(self, path: str, **params: str) -> httpx.Response:
-        return httpx.get(self.url + path, params=params, timeout=10)
-
-    def metrics(self) -> Samples:
-        response = self.get("/metrics")
-        assert response.status_code == 200, response.text
-        return samples(response.text)
-
-
-StartExporter = Callable[..., Exporter]
 
 
 @pytest.fixture

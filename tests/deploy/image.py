@@ -11,8 +11,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.deploy.conftest import DOCKERFILE, Fleet
 from tests.deploy.dockerfile import Instruction, Stage, env, stages
+from tests.helpers.deploy import DOCKERFILE, Fleet
 
 IMAGE_CONFIG_DIR = "/etc/oceanbase-backup-exporter"
 IMAGE_SECRETS_DIR = "/run/secrets"

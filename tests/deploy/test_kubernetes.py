@@ -22,8 +22,8 @@ import pytest
 import yaml
 
 import exporter
-from tests.deploy.conftest import ROOT
 from tests.deploy.image import IMAGE_CONFIG_DIR, IMAGE_SECRETS_DIR, PORT, Image, final_stage
+from tests.helpers.paths import ROOT
 
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 APPLIED = sorted(KUBERNETES.glob("*.yaml"))  # what `kubectl apply -f deploy/kubernetes/` applies

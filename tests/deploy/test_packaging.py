@@ -21,7 +21,6 @@ import httpx
 import pytest
 
 import exporter
-from tests.deploy.conftest import DOCKERFILE, ROOT, Fleet
 from tests.deploy.dockerfile import DockerIgnore, env, stages
 from tests.deploy.image import (
     BASE_ENV,
@@ -32,7 +31,9 @@ from tests.deploy.image import (
     final_stage,
     healthcheck,
 )
+from tests.helpers.deploy import DOCKERFILE, Fleet
 from tests.helpers.exposition import samples, value
+from tests.helpers.paths import ROOT
 from tests.helpers.process import free_port
 from tests.monitoring.stack import LOOPBACK, http_ok, wait_for
 

@@ -19,8 +19,9 @@ import httpx
 import pytest
 import yaml
 
-from tests.deploy.conftest import ROOT, Exporter, Fleet, Samples, StartExporter
-from tests.helpers.exposition import samples
+from tests.helpers.deploy import Exporter, Fleet, StartExporter
+from tests.helpers.exposition import Samples, samples
+from tests.helpers.paths import ROOT
 from tests.helpers.process import free_port
 from tests.monitoring.stack import LOOPBACK, Process, PrometheusAPI, http_ok, wait_for
 

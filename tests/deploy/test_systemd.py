@@ -32,8 +32,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.deploy.conftest import ROOT, Fleet
+from tests.helpers.deploy import Fleet
 from tests.helpers.exposition import samples, value
+from tests.helpers.paths import ROOT
 from tests.helpers.process import free_port
 from tests.monitoring.stack import LOOPBACK, http_ok, wait_for
 
