@@ -7,6 +7,7 @@ from pathlib import Path
 
 from exporter.config import Config, load_config
 from exporter.poller import Poller
+from tests.helpers.configs import obshell_targets
 from tests.helpers.polling import running_poller
 
 # Nothing listens on port 1: a poll fails at once, with a connection error it counts.
@@ -15,15 +16,7 @@ DEAD = "http://127.0.0.1:1"
 
 def config(tmp_path: Path, targets: dict[str, str], extra: str = "") -> Config:
     """A config of obshell targets {name: url}."""
-    secret = tmp_path / "pw"
-    secret.write_text("root-pass\n")
-    lines = "".join(
-        f"  - {{name: {name}, source: obshell, url: '{url}', password_file: '{secret}'}}\n"
-        for name, url in targets.items()
-    )
-    path = tmp_path / "config.yaml"
-    path.write_text(f"{extra}targets:\n{lines}")
-    return load_config(path)
+    return load_config(obshell_targets(tmp_path, targets, head=extra))
 
 
 def polls(poller: Poller) -> dict[str, int]:

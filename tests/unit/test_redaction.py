@@ -11,7 +11,7 @@ import pytest
 from exporter.config import Config
 from exporter.poller import REDACT_MIN_LENGTH, REDACT_WINDOW, redact
 from exporter.sources.errors import KEPT_MESSAGE, MESSAGE_LIMIT, PollError
-from tests.unit.conftest import AGENT_PASSWORD, CLOUD_SECRET, OBSHELL_PASSWORD, OCP_PASSWORD
+from tests.helpers.configs import AGENT_PASSWORD, CLOUD_SECRET, OBSHELL_PASSWORD, OCP_PASSWORD
 
 # Each target's secrets in the forms an upstream may echo: plain, Base64, basic credentials.
 FORMS = {

@@ -7,20 +7,12 @@ from pathlib import Path
 
 from exporter.config import Config, load_config
 from exporter.poller import select_shard
+from tests.helpers.configs import obshell_targets
 
 
 def targets_config(tmp_path: Path, names: list[str]) -> Config:
-    """A config of obshell targets named `names`."""
-    secret = tmp_path / "pw"
-    secret.write_text("root-pass\n")
-    lines = "".join(
-        f"  - {{name: {name}, source: obshell, url: 'http://127.0.0.1:1',"
-        f" password_file: '{secret}'}}\n"
-        for name in names
-    )
-    path = tmp_path / "config.yaml"
-    path.write_text("targets:\n" + lines)
-    return load_config(path)
+    """A config of obshell targets named `names` (no upstream runs)."""
+    return load_config(obshell_targets(tmp_path, dict.fromkeys(names, "http://127.0.0.1:1")))
 
 
 def test_shards_split_the_targets_without_overlap_or_gap(tmp_path: Path) -> None:
