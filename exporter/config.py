@@ -33,7 +33,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from exporter.collector import EMITTED_LABELS
+from exporter.contract import EMITTED_LABELS
 from exporter.yamlfile import YAMLFileError, read_yaml, shown_key
 
 __all__ = [

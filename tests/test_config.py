@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from exporter.collector import CATALOGUE
 from exporter.config import (
     RESERVED_LABELS,
     CloudTarget,
@@ -23,6 +22,7 @@ from exporter.config import (
     load_config,
     parse_duration,
 )
+from exporter.contract import CATALOGUE
 from tests.conftest import run_cli
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yaml"

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.collector import CATALOGUE
+from exporter.contract import CATALOGUE
 from tests.conftest import free_port
 from tests.monitoring import artifacts
 from tests.monitoring.artifacts import ALL, PROMETHEUS, SOURCES
