@@ -136,8 +136,9 @@ class ObshellTarget(TargetBase):
     tenants: NameFilter = Field(default_factory=NameFilter)
     # Most tenants (after the filter) one poll may ask about. Every tenant reserves memory on
     # every node, so real clusters hold tens to hundreds (OceanBase Cloud allows 50 an
-    # instance); a list past this is a runaway upstream, and each tenant costs four requests
-    # and ~10 KB while polled: the poll fails with one clear error rather than ballooning.
+    # instance); a list past this is a runaway upstream, and each tenant costs requests and
+    # memory in every poll (docs/benchmarks.md, "How cost grows"): the poll fails with one
+    # clear error rather than ballooning.
     max_tenants: Concurrency = 1_000
     restore: RestoreOptions = Field(default_factory=RestoreOptions)
 
