@@ -19,8 +19,8 @@ from pytest_httpserver import HTTPServer
 
 from exporter.config import load_config
 from exporter.poller import Poller
-from exporter.simulator import Simulator, versions
-from exporter.simulator.world import (
+from simulator import Simulator, versions
+from simulator.world import (
     DAY,
     GIB,
     HOUR,

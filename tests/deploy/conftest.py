@@ -55,7 +55,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     port = free_port()
     simulator = Process(
         "simulator",
-        [sys.executable, "-m", "exporter.simulator", "--listen", f"{LOOPBACK}:{port}",
+        [sys.executable, "-m", "simulator", "--listen", f"{LOOPBACK}:{port}",
          "--scenario", "healthy", "--clusters", str(FLEET_SIZE), "--tenants", "2",
          "--speed", "0", "--password", SIMULATOR_PASSWORD],
         folder,

@@ -111,7 +111,7 @@ def test_dockerignore_sends_only_what_the_wheel_is_made_of(docker_context: Path)
         if p.is_file() and "__pycache__" not in p.parts
     }
     assert files == package | {"pyproject.toml", "README.md"}
-    assert "exporter/simulator/keys/rsa512.pem" in files  # package data the wheel must carry
+    assert "simulator/keys/rsa512.pem" in files  # package data the wheel must carry
     ignore = DockerIgnore((ROOT / ".dockerignore").read_text())
     for kept_out in (".git/HEAD", "tests/data/rsa512-test-only.pem", "config.yaml", ".venv/x"):
         assert ignore.excluded(kept_out), kept_out
@@ -130,10 +130,10 @@ def test_sdist_and_wheel_hold_the_package_and_its_data(dist: Path) -> None:
         names = set(archive.namelist())
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
         scripts = archive.read(entry_points).decode()
-    assert "exporter/simulator/keys/rsa512.pem" in names
+    assert "simulator/keys/rsa512.pem" in names
     assert not any(name.startswith(("tests/", "bench/")) for name in names)
     assert "oceanbase-backup-exporter = exporter.cli:main" in scripts
-    assert "oceanbase-backup-simulator = exporter.simulator.cli:main" in scripts
+    assert "oceanbase-backup-simulator = simulator.cli:main" in scripts
 
 
 def test_version_comes_from_one_place(dist: Path, venv: Path) -> None:

@@ -11,8 +11,8 @@ import sys
 import httpx
 import pytest
 
-from exporter.simulator import keys
-from exporter.simulator.cli import build_parser, parse_listen
+from simulator import keys
+from simulator.cli import build_parser, parse_listen
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ async def test_python_m_serves_and_stops_on_sigterm() -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "exporter.simulator",
+        "simulator",
         "--listen",
         "127.0.0.1:0",
         "--scenario",

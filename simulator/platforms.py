@@ -12,15 +12,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from exporter.simulator import formats, timeline
-from exporter.simulator.platform_shapes import (
-    FullClusterBackupInfoDetail,
-    FullInstance,
-    FullObCluster,
-    FullRestorableTenant,
-)
-from exporter.simulator.timeline import BackupRun
-from exporter.simulator.world import GIB, Cluster, Tenant
 from exporter.sources.cloud.models import (
     BackupSet,
     BackupSetDetail,
@@ -28,6 +19,15 @@ from exporter.sources.cloud.models import (
     TimeInterval,
 )
 from exporter.sources.ocp.models import DataBackupTask, LogBackupTask, ObTenant, RestoreTask
+from simulator import formats, timeline
+from simulator.platform_shapes import (
+    FullClusterBackupInfoDetail,
+    FullInstance,
+    FullObCluster,
+    FullRestorableTenant,
+)
+from simulator.timeline import BackupRun
+from simulator.world import GIB, Cluster, Tenant
 
 OCP_ID_BASE = 1_000_001  # OCP numbers its own cluster ids from here; obClusterId is OceanBase's
 VOLUME_UNITS = ("B", "KB", "MB", "GB", "TB", "PB")

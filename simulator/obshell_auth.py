@@ -21,10 +21,10 @@ from typing import Any
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from exporter.simulator import obshell_errors as errors
-from exporter.simulator import versions
-from exporter.simulator.obshell_errors import ObshellError
-from exporter.simulator.world import Cluster
+from simulator import obshell_errors as errors
+from simulator import versions
+from simulator.obshell_errors import ObshellError
+from simulator.world import Cluster
 
 OCS_HEADER = "X-OCS-Header"
 OCS_AGENT_HEADER = "X-OCS-Agent-Header"

@@ -21,14 +21,14 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from exporter.simulator import faults as fault_injection
-from exporter.simulator import formats, platforms
-from exporter.simulator.clock import SimClock
-from exporter.simulator.faults import Fault, Faults, RawResponse
-from exporter.simulator.ocp_auth import OcpAccount, RequestParts, authenticate
-from exporter.simulator.world import Cluster, Tenant, World
 from exporter.sources.ocp.models import ApiError, Envelope, Paged, PageInfo
 from exporter.sources.values import parse_time
+from simulator import faults as fault_injection
+from simulator import formats, platforms
+from simulator.clock import SimClock
+from simulator.faults import Fault, Faults, RawResponse
+from simulator.ocp_auth import OcpAccount, RequestParts, authenticate
+from simulator.world import Cluster, Tenant, World
 
 CLUSTERS = "/api/v2/ob/clusters"
 OVERVIEW = "/api/v2/ob/clusters/:id/backup/overview"

@@ -55,7 +55,7 @@ def shipped_512() -> AgentKey:
     It is a test-only key committed to the repository, made once with `openssl genrsa 512`:
     it protects nothing, it only makes the simulated agents speak the real key size.
     """
-    pem = files("exporter.simulator").joinpath("keys", "rsa512.pem").read_bytes()
+    pem = files("simulator").joinpath("keys", "rsa512.pem").read_bytes()
     key = load_pem_private_key(pem, password=None)
     if not isinstance(key, rsa.RSAPrivateKey) or key.key_size != 512:
         raise RuntimeError("keys/rsa512.pem must hold a 512-bit RSA private key")

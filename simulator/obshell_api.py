@@ -21,14 +21,22 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from exporter.simulator import faults as fault_injection
-from exporter.simulator import formats, timeline, versions
-from exporter.simulator import obshell_errors as errors
-from exporter.simulator.clock import SimClock
-from exporter.simulator.faults import Faults, RawResponse
-from exporter.simulator.obshell_auth import authenticate
-from exporter.simulator.obshell_errors import ObshellError
-from exporter.simulator.shapes import (
+from exporter.sources.obshell.models import (
+    AgentSecret,
+    ArchiveLogTask,
+    Contents,
+    Envelope,
+    Page,
+    PagedContents,
+)
+from simulator import faults as fault_injection
+from simulator import formats, timeline, versions
+from simulator import obshell_errors as errors
+from simulator.clock import SimClock
+from simulator.faults import Faults, RawResponse
+from simulator.obshell_auth import authenticate
+from simulator.obshell_errors import ObshellError
+from simulator.shapes import (
     AgentInstance,
     ConnectionString,
     FullAgentStatus,
@@ -41,15 +49,7 @@ from exporter.simulator.shapes import (
     GoTenantBackupOverview,
     ServerInfo,
 )
-from exporter.simulator.world import Cluster, Tenant, World
-from exporter.sources.obshell.models import (
-    AgentSecret,
-    ArchiveLogTask,
-    Contents,
-    Envelope,
-    Page,
-    PagedContents,
-)
+from simulator.world import Cluster, Tenant, World
 
 API_PREFIX = "/api/v1"
 AGENT_PREFIX = "/obshell/"

@@ -20,14 +20,14 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from exporter.simulator import faults as fault_injection
-from exporter.simulator import platforms
-from exporter.simulator.clock import SimClock
-from exporter.simulator.cloud_auth import CloudAccount, DigestGuard, Verdict
-from exporter.simulator.faults import Fault, Faults, RawResponse
-from exporter.simulator.world import Cluster, World
 from exporter.sources.cloud.models import BackupSet, Envelope, PagingData, RestorableTenants
 from exporter.sources.values import parse_time
+from simulator import faults as fault_injection
+from simulator import platforms
+from simulator.clock import SimClock
+from simulator.cloud_auth import CloudAccount, DigestGuard, Verdict
+from simulator.faults import Fault, Faults, RawResponse
+from simulator.world import Cluster, World
 
 INSTANCES = "/api/v2/instances"
 BACKUP_SETS = "/api/v2/instances/:id/backup/data/sets"

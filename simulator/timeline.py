@@ -11,9 +11,10 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from exporter.simulator import formats, versions
-from exporter.simulator.shapes import GoBackupJob, GoBackupTask, GoRestoreRow
-from exporter.simulator.world import (
+from exporter.sources.obshell.models import ArchiveLogTask, TenantBackupInfo
+from simulator import formats, versions
+from simulator.shapes import GoBackupJob, GoBackupTask, GoRestoreRow
+from simulator.world import (
     GIB,
     ArchivePlan,
     BackupPlan,
@@ -23,7 +24,6 @@ from exporter.simulator.world import (
     Tenant,
     destination,
 )
-from exporter.sources.obshell.models import ArchiveLogTask, TenantBackupInfo
 
 # (fraction of the run from which the phase shows, status) for CDB_OB_BACKUP_TASKS.STATUS:
 # OceanBase's ObBackupStatus, which has no BEGINNING (an archive round state, not a backup's).
