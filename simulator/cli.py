@@ -11,8 +11,8 @@ import signal
 from collections.abc import Sequence
 
 from simulator import fidelity, scenarios
-from simulator.cloud_auth import CloudAccount
-from simulator.ocp_auth import OcpAccount
+from simulator.cloud.auth import CloudAccount
+from simulator.ocp.auth import OcpAccount
 from simulator.scenarios import ALL_SCENARIOS
 from simulator.server import Simulator
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import random
 
-from simulator import versions
+from simulator.obshell import versions
 from simulator.world import (
     DAY,
     GIB,

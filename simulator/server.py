@@ -13,12 +13,12 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from simulator.clock import SimClock
-from simulator.cloud_api import CloudApi
-from simulator.cloud_auth import CloudAccount
+from simulator.cloud.api import CloudApi
+from simulator.cloud.auth import CloudAccount
 from simulator.faults import Faults
-from simulator.obshell_api import AGENT_PREFIX, ObshellApi
-from simulator.ocp_api import OcpApi
-from simulator.ocp_auth import OcpAccount
+from simulator.obshell.api import AGENT_PREFIX, ObshellApi
+from simulator.ocp.api import OcpApi
+from simulator.ocp.auth import OcpAccount
 from simulator.scenarios import build_world
 from simulator.world import World
 

@@ -12,8 +12,9 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from exporter.sources.obshell.models import ArchiveLogTask, TenantBackupInfo
-from simulator import formats, versions
-from simulator.shapes import GoBackupJob, GoBackupTask, GoRestoreRow
+from simulator import formats
+from simulator.obshell import versions
+from simulator.obshell.shapes import GoBackupJob, GoBackupTask, GoRestoreRow
 from simulator.world import (
     GIB,
     ArchivePlan,
@@ -149,6 +150,13 @@ class BackupRun:
     failed: bool
     input_total: int
     ratio: float  # output bytes per input byte
+
+
+def platform_status(run: BackupRun, t: float) -> str:
+    """A run's state at `t` as OCP's data backup tasks and Cloud's backup sets name it."""
+    if t < run.end:
+        return "DOING"
+    return "FAILED" if run.failed else "DONE"
 
 
 def backup_type(plan: BackupPlan, number: int) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from simulator import keys, versions
+from simulator.obshell import keys, versions
 
 GIB = 1024**3
 MIB = 1024**2

@@ -17,7 +17,8 @@ from exporter.collector import collect
 from exporter.config import load_config
 from exporter.exposition import render
 from exporter.poller import Poller
-from simulator import Simulator, timeline, versions
+from simulator import Simulator, timeline
+from simulator.obshell import versions
 from simulator.scenarios import ALL_SCENARIOS
 from simulator.world import BackupPlan, Tenant
 from tests.conftest import obshell_config, poll_once, samples, seed, value

@@ -19,7 +19,8 @@ from pytest_httpserver import HTTPServer
 
 from exporter.config import load_config
 from exporter.poller import Poller
-from simulator import Simulator, versions
+from simulator import Simulator
+from simulator.obshell import versions
 from simulator.world import (
     DAY,
     GIB,

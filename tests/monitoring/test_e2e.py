@@ -202,7 +202,7 @@ def start_platform_simulator(stack: Stack, source: str) -> list[dict[str, Any]]:
     )  # fmt: skip
     url = f"http://{LOOPBACK}:{port}"
     stack.ready(simulator, f"{url}/api/v1/info")
-    # The simulator's default credentials (simulator/ocp_auth.py, cloud_auth.py).
+    # The simulator's default credentials (simulator/ocp/auth.py, simulator/cloud/auth.py).
     secret = stack.workdir / f"{source}_secret"
     if source == "ocp":
         secret.write_text("ocp-pass")

@@ -11,8 +11,8 @@ import sys
 import httpx
 import pytest
 
-from simulator import keys
 from simulator.cli import build_parser, parse_listen
+from simulator.obshell import keys
 
 
 @pytest.mark.parametrize(

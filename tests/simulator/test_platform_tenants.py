@@ -18,14 +18,10 @@ from exporter.sources.ocp.models import DataBackupTask, LogBackupTask, ObTenant,
 from exporter.sources.ocp.models import Envelope as OcpEnvelope
 from exporter.sources.values import parse_time
 from simulator import Simulator
-from simulator.cloud_auth import DigestGuard
+from simulator.cloud.auth import DigestGuard
+from simulator.cloud.views import instance_id
 from simulator.fidelity import INTERVAL
-from simulator.platforms import (
-    instance_id,
-    ocp_cluster_id,
-    ocp_tenant_id,
-    ocp_user_tenants,
-)
+from simulator.ocp.views import ocp_cluster_id, ocp_tenant_id, ocp_user_tenants
 from tests.simulator.conftest import StartSimulator
 from tests.simulator.test_platforms import cloud_client, ocp_client
 

@@ -22,7 +22,8 @@ from exporter.sources.ocp.auth import OcpBasicAuth, OcpSignatureAuth, signature,
 from exporter.sources.ocp.models import ClusterBackupInfoDetail, ObCluster, Paged
 from exporter.sources.ocp.models import Envelope as OcpEnvelope
 from simulator import Simulator
-from simulator.platforms import instance_id, ocp_cluster_id
+from simulator.cloud.views import instance_id
+from simulator.ocp.views import ocp_cluster_id
 from tests.httpx_auth import AsHttpxAuth
 from tests.simulator.conftest import StartSimulator
 

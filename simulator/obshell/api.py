@@ -30,13 +30,13 @@ from exporter.sources.obshell.models import (
     PagedContents,
 )
 from simulator import faults as fault_injection
-from simulator import formats, timeline, versions
-from simulator import obshell_errors as errors
+from simulator import formats, timeline
 from simulator.clock import SimClock
 from simulator.faults import Faults, RawResponse
-from simulator.obshell_auth import authenticate
-from simulator.obshell_errors import ObshellError
-from simulator.shapes import (
+from simulator.obshell import errors, versions
+from simulator.obshell.auth import authenticate
+from simulator.obshell.errors import ObshellError
+from simulator.obshell.shapes import (
     AgentInstance,
     ConnectionString,
     FullAgentStatus,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from exporter.sources.obshell.models import ApiError
-from simulator import versions
+from simulator.obshell import versions
 
 UNAUTHORIZED = 10008
 _VERIFICATION_FAILED = (401, UNAUTHORIZED, "Verification failed")
