@@ -165,6 +165,26 @@ def dist(docker_context: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 @pytest.fixture(scope="session")
+def full_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel `pip install .` installs from the repository: with the simulator, which the
+    image's build context leaves out."""
+    source = tmp_path_factory.mktemp("repository")
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for package in ("exporter", "simulator"):
+        shutil.copytree(
+            ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    out = tmp_path_factory.mktemp("full-dist")
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(source)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="session")
 def venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A venv with nothing but the wheel and its dependencies, as the image's /opt/venv."""
     path = tmp_path_factory.mktemp("venv")

@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from simulator.cli import build_parser, parse_listen
-from simulator.obshell import keys
 
 
 @pytest.mark.parametrize(
@@ -41,10 +40,6 @@ def test_password_defaults_to_the_environment(monkeypatch: pytest.MonkeyPatch) -
     assert args.password == "from-env"
     assert args.listen == ("127.0.0.1", 2886)
     assert args.agent_password is None
-
-
-def test_the_shipped_512_bit_key_is_package_data() -> None:
-    assert keys.shipped_512().private_key.key_size == 512
 
 
 async def test_python_m_serves_and_stops_on_sigterm() -> None:
