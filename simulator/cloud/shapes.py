@@ -35,7 +35,8 @@ class FullInstance(Instance):
 
 
 class FullRestorableTenant(RestorableTenant):
-    """An item of Cloud's restorable tenants with the fields its page documents (C6)."""
+    """An item of Cloud's restorable tenants with the fields its page documents
+    (https://en.oceanbase.com/docs/common-oceanbase-cloud-10000000003355968)."""
 
     obVersion: str = ""
     cpuNum: int = 4

@@ -326,8 +326,8 @@ def _tenant_backup_tasks(call: Call, tenant: Tenant) -> Reply:
     statuses = _statuses(call.query)
     if statuses:
         rows = [row for row in rows if row.job.status in statuses]
-    # `start_time` / `end_time` (RFC 3339) bound START_TIMESTAMP in the SQL (obshell
-    # service/tenant/backup.go buildBackupJobQuery); a job without a start matches neither.
+    # `start_time` / `end_time` (RFC 3339) bound START_TIMESTAMP in the SQL (oceanbase/obshell
+    # agent/service/tenant/backup.go, buildBackupJobQuery); a job without a start matches neither.
     since, until = _moment(call.query.get("start_time")), _moment(call.query.get("end_time"))
     if since is not None:
         rows = [row for row in rows if row.start is not None and row.start >= since]

@@ -47,9 +47,9 @@ def agent_key(private_key: rsa.RSAPrivateKey) -> AgentKey:
 def shared_512() -> AgentKey:
     """The 512-bit key every agent older than 4.4.2 starts with, made once per process.
 
-    Real agents before 4.4.2 each make a 512-bit key when first started (obshell's
+    Real agents before 4.4.2 each make a 512-bit key when first started (oceanbase/obshell
     `agent/lib/crypto/rsa.go`, `KEY_SIZE = 512`); the simulated ones share one, so that a fleet
-    of thousands costs one key (about 40 ms), made when the first agent is asked for it.
+    of thousands costs one key, made when the first agent is asked for it.
     """
     return generate(512)
 
@@ -63,7 +63,7 @@ def generate(bits: int) -> AgentKey:
 
 def _generate_512() -> rsa.RSAPrivateKey:
     # cryptography refuses to generate keys below 1024 bits but loads them, so build one from
-    # two 256-bit primes (a few milliseconds in Python).
+    # two 256-bit primes.
     while True:
         p, q = _prime(256), _prime(256)
         n = p * q

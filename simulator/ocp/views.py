@@ -102,7 +102,8 @@ def ocp_overview(cluster: Cluster, t: float) -> FullClusterBackupInfoDetail:
 
 
 OCP_TENANT_ID_BASE = 2_000_001  # OCP numbers its own tenant ids apart from OceanBase's
-# OceanBase's archive round states as OCP's log backup task vocabulary (S8).
+# OceanBase's archive round states as OCP's log backup task vocabulary ("View log backup tasks
+# of a tenant", https://en.oceanbase.com/docs/common-ocp-10000000001626258).
 OCP_LOG_STATUS = {
     "PREPARE": "STARTING",
     "BEGINNING": "STARTING",
