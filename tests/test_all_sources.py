@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.simulator import Simulator
+from simulator import Simulator
 from tests.conftest import free_port, samples, value, write_config
 
 PASSWORD = "sim-root-password"

@@ -19,8 +19,9 @@ from pytest_httpserver import HTTPServer
 
 from exporter.config import load_config
 from exporter.poller import Poller
-from exporter.simulator import Simulator, versions
-from exporter.simulator.world import (
+from simulator import Simulator
+from simulator.obshell import versions
+from simulator.world import (
     DAY,
     GIB,
     HOUR,

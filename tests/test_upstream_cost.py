@@ -13,7 +13,7 @@ import pytest
 
 from exporter.config import load_config
 from exporter.poller import Poller
-from exporter.simulator import Simulator
+from simulator import Simulator
 from tests.conftest import obshell_config, poll_once, seed, value
 from tests.obshell_stub import ObshellStub, error
 

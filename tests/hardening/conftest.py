@@ -22,7 +22,7 @@ from exporter.collector import collect
 from exporter.config import load_config
 from exporter.exposition import render
 from exporter.poller import Poller
-from exporter.simulator import Simulator
+from simulator import Simulator
 from tests.conftest import free_port, samples
 from tests.hardening.raw_agent import RawAgent
 
@@ -217,7 +217,7 @@ class SimulatorProcess:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._log = log_file.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "exporter.simulator", "--listen", f"127.0.0.1:{self.port}",
+            [sys.executable, "-m", "simulator", "--listen", f"127.0.0.1:{self.port}",
              "--password", PASSWORD, *args],
             stdout=self._log, stderr=self._log,
         )  # fmt: skip

@@ -22,8 +22,8 @@ import pytest
 from exporter import poller as poller_module
 from exporter.config import load_config
 from exporter.poller import Poller
-from exporter.simulator import Simulator
 from exporter.sources.obshell import source as routes
+from simulator import Simulator
 from tests.conftest import value
 from tests.hardening.conftest import ExporterProcess, rendered, secret_file, target_line
 from tests.hardening.raw_agent import ALL_PATHS, RawAgent, no_answer

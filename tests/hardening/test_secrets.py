@@ -25,7 +25,7 @@ from werkzeug import Request
 
 from exporter.config import ConfigError, load_config
 from exporter.poller import Poller
-from exporter.simulator import Simulator
+from simulator import Simulator
 from tests.conftest import run_cli
 from tests.hardening.conftest import ExporterProcess, target_line
 from tests.hardening.raw_agent import (

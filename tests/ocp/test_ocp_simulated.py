@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.simulator import Simulator, timeline
+from simulator import Simulator, timeline
 from tests.conftest import scrape, value, write_config
 
 Parsed = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -16,8 +16,8 @@ import pytest
 from exporter.cli import DEMO_CLUSTERS, DEMO_SCENARIO, DEMO_SPEED, DEMO_TENANTS
 from exporter.config import load_config
 from exporter.poller import Poller
-from exporter.simulator import Simulator, build_world, timeline
-from exporter.simulator.scenarios import SCENARIOS
+from simulator import Simulator, build_world, timeline
+from simulator.scenarios import SCENARIOS
 from tests.conftest import poll_once, write_config
 from tests.simulator.conftest import StartSimulator
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from exporter.simulator import keys, versions
+from simulator.obshell import keys, versions
 
 GIB = 1024**3
 MIB = 1024**2
@@ -162,7 +162,7 @@ class Cluster:
         """The agent's key pair, made on first use (1024-bit keys cost ~10 ms each)."""
         if self._key is None:
             bits = versions.key_bits(self._version)
-            self._key = keys.shipped_512() if bits == 512 else keys.generate(bits)
+            self._key = keys.shared_512() if bits == 512 else keys.generate(bits)
         return self._key
 
     def rotate_key(self) -> None:

@@ -20,7 +20,7 @@ of running the clock ahead: timestamps stay at or before the real now. What the 
 against the real clock (an archive's lag, when the showcase's troubles happen) is not
 compressed.
 
-`exporter/simulator/fidelity.py` adds the scenarios that reach obshell's answers by version
+`simulator/fidelity.py` adds the scenarios that reach obshell's answers by version
 and by state: `versions`, `archive-stopped`, `full-failing`.
 
 Every cluster gets the scenario's mix; all choices come from a `random.Random` seeded with the
@@ -32,8 +32,8 @@ from __future__ import annotations
 import random
 from typing import Literal
 
-from exporter.simulator import fidelity, timeline
-from exporter.simulator.world import (
+from simulator import fidelity, timeline
+from simulator.world import (
     DAY,
     GIB,
     HOUR,

@@ -6,14 +6,9 @@ import base64
 import functools
 import secrets
 from dataclasses import dataclass
-from importlib.resources import files
 
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    PublicFormat,
-    load_pem_private_key,
-)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 PUBLIC_EXPONENT = 65537
 _SMALL_PRIMES = tuple(p for p in range(3, 1000) if all(p % d for d in range(2, int(p**0.5) + 1)))
@@ -49,17 +44,14 @@ def agent_key(private_key: rsa.RSAPrivateKey) -> AgentKey:
 
 
 @functools.cache
-def shipped_512() -> AgentKey:
-    """The 512-bit key every agent older than 4.4.2 starts with (shared: costs nothing per agent).
+def shared_512() -> AgentKey:
+    """The 512-bit key every agent older than 4.4.2 starts with, made once per process.
 
-    It is a test-only key committed to the repository, made once with `openssl genrsa 512`:
-    it protects nothing, it only makes the simulated agents speak the real key size.
+    Real agents before 4.4.2 each make a 512-bit key when first started (oceanbase/obshell
+    `agent/lib/crypto/rsa.go`, `KEY_SIZE = 512`); the simulated ones share one, so that a fleet
+    of thousands costs one key, made when the first agent is asked for it.
     """
-    pem = files("exporter.simulator").joinpath("keys", "rsa512.pem").read_bytes()
-    key = load_pem_private_key(pem, password=None)
-    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size != 512:
-        raise RuntimeError("keys/rsa512.pem must hold a 512-bit RSA private key")
-    return agent_key(key)
+    return generate(512)
 
 
 def generate(bits: int) -> AgentKey:
@@ -71,7 +63,7 @@ def generate(bits: int) -> AgentKey:
 
 def _generate_512() -> rsa.RSAPrivateKey:
     # cryptography refuses to generate keys below 1024 bits but loads them, so build one from
-    # two 256-bit primes (a few milliseconds in Python).
+    # two 256-bit primes.
     while True:
         p, q = _prime(256), _prime(256)
         n = p * q

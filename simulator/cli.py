@@ -10,13 +10,13 @@ import os
 import signal
 from collections.abc import Sequence
 
-from exporter.simulator import fidelity, scenarios
-from exporter.simulator.cloud_auth import CloudAccount
-from exporter.simulator.ocp_auth import OcpAccount
-from exporter.simulator.scenarios import ALL_SCENARIOS
-from exporter.simulator.server import Simulator
+from simulator import fidelity, scenarios
+from simulator.cloud.auth import CloudAccount
+from simulator.ocp.auth import OcpAccount
+from simulator.scenarios import ALL_SCENARIOS
+from simulator.server import Simulator
 
-log = logging.getLogger("exporter.simulator")
+log = logging.getLogger("simulator")
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -144,7 +144,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the console script and of `python -m exporter.simulator`."""
+    """Entry point of the console script and of `python -m simulator`."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     asyncio.run(serve(args))

@@ -30,8 +30,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from exporter.simulator import obshell_errors as errors
-from exporter.simulator.obshell_errors import ObshellError
+from simulator.obshell import errors
+from simulator.obshell.errors import ObshellError
 
 FaultKind = Literal[
     "latency",

@@ -6,8 +6,10 @@ which the public Ruby client of the real service answers). With `qop`, a nonce c
 twice for one nonce is refused as a replay. A valid answer to a nonce older than
 `nonce_lifetime` gets a new challenge with `stale=true`, which clients answer without asking
 the user again. The challenge's parameters are what clients that work against the real
-service expect (shared/research/ocp-and-cloud-api.md, section 4.1). Plain values in, so test
-servers can use the same checks.
+service expect: github.com/oceanbase/terraform-provider-oceanbase (`internal/api/
+api_generator.go`, with icholy/digest) and github.com/sc-source/fluent-plugin-oceanbase-logs
+(`lib/fluent/plugin/in_oceanbase_logs.rb`). Plain values in, so test servers can use the same
+checks.
 """
 
 from __future__ import annotations

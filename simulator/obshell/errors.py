@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from exporter.simulator import versions
 from exporter.sources.obshell.models import ApiError
+from simulator.obshell import versions
 
 UNAUTHORIZED = 10008
 _VERIFICATION_FAILED = (401, UNAUTHORIZED, "Verification failed")

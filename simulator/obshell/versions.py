@@ -1,4 +1,11 @@
-"""What an obshell agent of a given version speaks (see shared/research/obshell-api.md)."""
+"""What an obshell agent of a given version speaks.
+
+Read from github.com/oceanbase/obshell at its version-bump commits (424f28a 4.2.3, 5b035c9 4.2.4,
+ba0e8d1 4.2.5, 737982a 4.2.6, 32187ba 4.3.0, 58d96f3 4.3.1, 2d21695 4.3.2, d7ec681 4.4.2,
+61ee147 4.5.0): routes in `agent/api/*_route.go`, auth in `agent/api/common/middleware.go` and
+`agent/secure/`, errors in `agent/errors/errorcode.go`, key size in `agent/lib/crypto/rsa.go`
+(under `ob/agent/` in later versions).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +23,8 @@ ERR_CODE_SINCE: Version = (4, 3, 1, 0)
 EXTENDED_BACKUP_ROUTES_SINCE: Version = (4, 3, 2, 0)
 TENANT_COMMENT_SINCE: Version = (4, 4, 1, 0)
 RSA_1024_SINCE: Version = (4, 4, 2, 0)
-# Auth (see shared/research/upstream-fidelity.md): the i18n text of code 10008 came with 4.2.4
+# Auth (obshell `errorcode.go` and `assets/i18n/error/en.json`; commits 5b035c9, 43dd332,
+# 319e3e6): the i18n text of code 10008 came with 4.2.4
 # (4.2.3 answers its message key), its detail, the agent password and `security` with 4.2.6,
 # the numeric code 1 beside DecryptFailed with 4.4.2.
 UNAUTHORIZED_TEXT_SINCE: Version = (4, 2, 4, 0)

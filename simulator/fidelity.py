@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import random
 
-from exporter.simulator import versions
-from exporter.simulator.world import (
+from simulator.obshell import versions
+from simulator.world import (
     DAY,
     GIB,
     HOUR,

@@ -21,14 +21,22 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from exporter.simulator import faults as fault_injection
-from exporter.simulator import formats, timeline, versions
-from exporter.simulator import obshell_errors as errors
-from exporter.simulator.clock import SimClock
-from exporter.simulator.faults import Faults, RawResponse
-from exporter.simulator.obshell_auth import authenticate
-from exporter.simulator.obshell_errors import ObshellError
-from exporter.simulator.shapes import (
+from exporter.sources.obshell.models import (
+    AgentSecret,
+    ArchiveLogTask,
+    Contents,
+    Envelope,
+    Page,
+    PagedContents,
+)
+from simulator import faults as fault_injection
+from simulator import formats, timeline
+from simulator.clock import SimClock
+from simulator.faults import Faults, RawResponse
+from simulator.obshell import errors, versions
+from simulator.obshell.auth import authenticate
+from simulator.obshell.errors import ObshellError
+from simulator.obshell.shapes import (
     AgentInstance,
     ConnectionString,
     FullAgentStatus,
@@ -41,15 +49,7 @@ from exporter.simulator.shapes import (
     GoTenantBackupOverview,
     ServerInfo,
 )
-from exporter.simulator.world import Cluster, Tenant, World
-from exporter.sources.obshell.models import (
-    AgentSecret,
-    ArchiveLogTask,
-    Contents,
-    Envelope,
-    Page,
-    PagedContents,
-)
+from simulator.world import Cluster, Tenant, World
 
 API_PREFIX = "/api/v1"
 AGENT_PREFIX = "/obshell/"
@@ -326,8 +326,8 @@ def _tenant_backup_tasks(call: Call, tenant: Tenant) -> Reply:
     statuses = _statuses(call.query)
     if statuses:
         rows = [row for row in rows if row.job.status in statuses]
-    # `start_time` / `end_time` (RFC 3339) bound START_TIMESTAMP in the SQL (obshell
-    # service/tenant/backup.go buildBackupJobQuery); a job without a start matches neither.
+    # `start_time` / `end_time` (RFC 3339) bound START_TIMESTAMP in the SQL (oceanbase/obshell
+    # agent/service/tenant/backup.go, buildBackupJobQuery); a job without a start matches neither.
     since, until = _moment(call.query.get("start_time")), _moment(call.query.get("end_time"))
     if since is not None:
         rows = [row for row in rows if row.start is not None and row.start >= since]

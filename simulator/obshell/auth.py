@@ -5,7 +5,7 @@ base64 of the JSON header `{Auth, Ts, Uri, Keys}` encrypted with the agent's RSA
 blocks (PKCS#1 v1.5). Go's encoding/json matches keys case-insensitively (the SDK sends `auth`,
 our exporter `Auth`), the last duplicate wins, and `Ts` must be a JSON string. A header is
 decrypted on every route; only protected routes require one. v1 (4.2.2): `X-OCS-Auth`, JSON
-`{password, ts}`. The errors each version answers are in obshell_errors.
+`{password, ts}`. The errors each version answers are in errors.py.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from typing import Any
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from exporter.simulator import obshell_errors as errors
-from exporter.simulator import versions
-from exporter.simulator.obshell_errors import ObshellError
-from exporter.simulator.world import Cluster
+from simulator.obshell import errors, versions
+from simulator.obshell.errors import ObshellError
+from simulator.world import Cluster
 
 OCS_HEADER = "X-OCS-Header"
 OCS_AGENT_HEADER = "X-OCS-Agent-Header"

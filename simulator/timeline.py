@@ -11,9 +11,11 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from exporter.simulator import formats, versions
-from exporter.simulator.shapes import GoBackupJob, GoBackupTask, GoRestoreRow
-from exporter.simulator.world import (
+from exporter.sources.obshell.models import ArchiveLogTask, TenantBackupInfo
+from simulator import formats
+from simulator.obshell import versions
+from simulator.obshell.shapes import GoBackupJob, GoBackupTask, GoRestoreRow
+from simulator.world import (
     GIB,
     ArchivePlan,
     BackupPlan,
@@ -23,7 +25,6 @@ from exporter.simulator.world import (
     Tenant,
     destination,
 )
-from exporter.sources.obshell.models import ArchiveLogTask, TenantBackupInfo
 
 # (fraction of the run from which the phase shows, status) for CDB_OB_BACKUP_TASKS.STATUS:
 # OceanBase's ObBackupStatus, which has no BEGINNING (an archive round state, not a backup's).
@@ -149,6 +150,13 @@ class BackupRun:
     failed: bool
     input_total: int
     ratio: float  # output bytes per input byte
+
+
+def platform_status(run: BackupRun, t: float) -> str:
+    """A run's state at `t` as OCP's data backup tasks and Cloud's backup sets name it."""
+    if t < run.end:
+        return "DOING"
+    return "FAILED" if run.failed else "DONE"
 
 
 def backup_type(plan: BackupPlan, number: int) -> str:

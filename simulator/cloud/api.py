@@ -20,14 +20,14 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from exporter.simulator import faults as fault_injection
-from exporter.simulator import platforms
-from exporter.simulator.clock import SimClock
-from exporter.simulator.cloud_auth import CloudAccount, DigestGuard, Verdict
-from exporter.simulator.faults import Fault, Faults, RawResponse
-from exporter.simulator.world import Cluster, World
 from exporter.sources.cloud.models import BackupSet, Envelope, PagingData, RestorableTenants
 from exporter.sources.values import parse_time
+from simulator import faults as fault_injection
+from simulator.clock import SimClock
+from simulator.cloud import views
+from simulator.cloud.auth import CloudAccount, DigestGuard, Verdict
+from simulator.faults import Fault, Faults, RawResponse
+from simulator.world import Cluster, World
 
 INSTANCES = "/api/v2/instances"
 BACKUP_SETS = "/api/v2/instances/:id/backup/data/sets"
@@ -139,7 +139,7 @@ class CloudApi:
             return INSTANCES, self._instances, None, ""
         parts = path[len(INSTANCES) + 1 :].split("/") if path.startswith(INSTANCES + "/") else []
         cluster = next(
-            (c for c in self.world.clusters if parts and platforms.instance_id(c) == parts[0]),
+            (c for c in self.world.clusters if parts and views.instance_id(c) == parts[0]),
             None,
         )
         if parts[1:] == ["backup", "restore", "tenants"]:
@@ -176,7 +176,7 @@ class CloudApi:
         return handler(call)
 
     def _instances(self, call: Call) -> Reply:
-        instances = [platforms.cloud_instance(cluster) for cluster in self.world.clusters]
+        instances = [views.cloud_instance(cluster) for cluster in self.world.clusters]
         return self._page(instances, call.query)
 
     def _backup_sets(self, call: Call) -> Reply:
@@ -185,7 +185,7 @@ class CloudApi:
         until = parse_time(call.query.get("endTime")) or float("inf")
         listed = [
             BackupSet.model_validate(detail.model_dump(exclude={"tenantBackupSetList"}))
-            for detail in platforms.cloud_backup_sets(call.cluster, call.t)
+            for detail in views.cloud_backup_sets(call.cluster, call.t)
             if since <= (parse_time(detail.startTime) or 0.0) <= until
         ]
         return self._page(listed, call.query)
@@ -203,14 +203,14 @@ class CloudApi:
 
 def _backup_set(call: Call) -> Reply:
     assert call.cluster is not None
-    sets = platforms.cloud_backup_sets(call.cluster, call.t)
+    sets = views.cloud_backup_sets(call.cluster, call.t)
     found = next((s for s in sets if s.backupSetId == call.task_id), None)
     return found if found is not None else not_found("backup task")
 
 
 def _restorable(call: Call) -> Reply:
     assert call.cluster is not None
-    return RestorableTenants(platforms.cloud_restorable_tenants(call.cluster, call.t))
+    return RestorableTenants(views.cloud_restorable_tenants(call.cluster, call.t))
 
 
 def _positive(text: str | None, default: int) -> int:

@@ -21,14 +21,15 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from exporter.simulator import faults as fault_injection
-from exporter.simulator import formats, platforms
-from exporter.simulator.clock import SimClock
-from exporter.simulator.faults import Fault, Faults, RawResponse
-from exporter.simulator.ocp_auth import OcpAccount, RequestParts, authenticate
-from exporter.simulator.world import Cluster, Tenant, World
 from exporter.sources.ocp.models import ApiError, Envelope, Paged, PageInfo
 from exporter.sources.values import parse_time
+from simulator import faults as fault_injection
+from simulator import formats
+from simulator.clock import SimClock
+from simulator.faults import Fault, Faults, RawResponse
+from simulator.ocp import views
+from simulator.ocp.auth import OcpAccount, RequestParts, authenticate
+from simulator.world import Cluster, Tenant, World
 
 CLUSTERS = "/api/v2/ob/clusters"
 OVERVIEW = "/api/v2/ob/clusters/:id/backup/overview"
@@ -150,11 +151,7 @@ class OcpApi:
             return CLUSTERS, self._clusters, None, None
         parts = path[len(CLUSTERS) + 1 :].split("/") if path.startswith(CLUSTERS + "/") else []
         found = next(
-            (
-                c
-                for c in self.world.clusters
-                if parts and str(platforms.ocp_cluster_id(c)) == parts[0]
-            ),
+            (c for c in self.world.clusters if parts and str(views.ocp_cluster_id(c)) == parts[0]),
             None,
         )
         if parts[1:] == ["backup", "overview"]:
@@ -200,12 +197,12 @@ class OcpApi:
         return handler(Call(self.clock.now(), cluster, request.query, tenant_id))
 
     def _clusters(self, call: Call) -> Reply:
-        clusters = [platforms.ocp_cluster(cluster) for cluster in self.world.clusters]
+        clusters = [views.ocp_cluster(cluster) for cluster in self.world.clusters]
         return _paged(clusters, call.query, self.max_page_size)
 
     def _tenants(self, call: Call) -> Reply:
         assert call.cluster is not None
-        tenants = platforms.ocp_tenants(call.cluster, call.t)
+        tenants = views.ocp_tenants(call.cluster, call.t)
         return _paged(tenants, call.query, self.max_page_size)
 
     def _tenant(self, call: Call) -> Tenant | OcpError:
@@ -213,8 +210,8 @@ class OcpApi:
         found = next(
             (
                 tenant
-                for tenant in platforms.ocp_user_tenants(call.cluster, call.t)
-                if platforms.ocp_tenant_id(call.cluster, tenant) == call.ocp_tenant_id
+                for tenant in views.ocp_user_tenants(call.cluster, call.t)
+                if views.ocp_tenant_id(call.cluster, tenant) == call.ocp_tenant_id
             ),
             None,
         )
@@ -229,21 +226,21 @@ class OcpApi:
         tenant = self._tenant(call)
         if isinstance(tenant, OcpError):
             return tenant
-        tasks = platforms.ocp_data_tasks(tenant, call.t)
+        tasks = views.ocp_data_tasks(tenant, call.t)
         return self._tasks([x for x in tasks if _in_window(x.startTime, call.query)], call)
 
     def _log_tasks(self, call: Call) -> Reply:
         tenant = self._tenant(call)
         if isinstance(tenant, OcpError):
             return tenant
-        return self._tasks(list(platforms.ocp_log_tasks(tenant, call.t)), call)
+        return self._tasks(list(views.ocp_log_tasks(tenant, call.t)), call)
 
     def _restore_tasks(self, call: Call) -> Reply:
         tenant = self._tenant(call)
         if isinstance(tenant, OcpError):
             return tenant
         assert call.cluster is not None
-        tasks = platforms.ocp_restore_tasks(call.cluster, tenant.name, call.t)
+        tasks = views.ocp_restore_tasks(call.cluster, tenant.name, call.t)
         return self._tasks([x for x in tasks if _in_window(x.startTime, call.query)], call)
 
 
@@ -275,7 +272,7 @@ def _time(call: Call) -> Reply:
 
 def _overview(call: Call) -> Reply:
     assert call.cluster is not None
-    return platforms.ocp_overview(call.cluster, call.t)
+    return views.ocp_overview(call.cluster, call.t)
 
 
 def _positive(text: str | None, default: int) -> int:

@@ -12,15 +12,15 @@ import socket
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from exporter.simulator.clock import SimClock
-from exporter.simulator.cloud_api import CloudApi
-from exporter.simulator.cloud_auth import CloudAccount
-from exporter.simulator.faults import Faults
-from exporter.simulator.obshell_api import AGENT_PREFIX, ObshellApi
-from exporter.simulator.ocp_api import OcpApi
-from exporter.simulator.ocp_auth import OcpAccount
-from exporter.simulator.scenarios import build_world
-from exporter.simulator.world import World
+from simulator.clock import SimClock
+from simulator.cloud.api import CloudApi
+from simulator.cloud.auth import CloudAccount
+from simulator.faults import Faults
+from simulator.obshell.api import AGENT_PREFIX, ObshellApi
+from simulator.ocp.api import OcpApi
+from simulator.ocp.auth import OcpAccount
+from simulator.scenarios import build_world
+from simulator.world import World
 
 SEEN_REQUESTS = 10_000
 

@@ -1,9 +1,10 @@
 """OCP's checks of a request's credentials, done for real: HTTP basic, and the AccessKey
 signature recomputed from the request as it arrived.
 
-Written from the documented format (shared/research/ocp-and-cloud-api.md, section 1.3), not
-from the exporter's signer, so that a mistake in one is caught by the other. Plain values in,
-so the same checks serve the simulator (aiohttp) and test servers (werkzeug).
+Written from the documented format (OCP's "Generate a signature",
+https://en.oceanbase.com/docs/common-ocp-10000000002169100), not from the exporter's signer, so
+that a mistake in one is caught by the other. Plain values in, so the same checks serve the
+simulator (aiohttp) and test servers (werkzeug).
 """
 
 from __future__ import annotations
