@@ -12,7 +12,9 @@ FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 RUN python -m pip install --no-cache-dir build==1.2.2.post1
 # Only what the wheel is made of (.dockerignore keeps the rest of the tree out of the context).
-COPY pyproject.toml README.md ./
+# The simulator (simulator/) is not: the image's wheel has no simulator and no
+# oceanbase-backup-simulator command (setup.py), and --demo says so.
+COPY pyproject.toml setup.py README.md ./
 COPY exporter ./exporter
 RUN python -m build --wheel --outdir /dist
 

@@ -35,7 +35,7 @@ def fleet(clusters: int, latency: float, tenants: int = TENANTS) -> Iterator[str
     """Run `oceanbase-backup-simulator` with `clusters` agents; yield its base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "exporter.simulator", "--listen", f"127.0.0.1:{port}",
+        [sys.executable, "-m", "simulator", "--listen", f"127.0.0.1:{port}",
          "--scenario", "healthy", "--clusters", str(clusters), "--tenants", str(tenants),
          "--latency", str(latency), "--password", PASSWORD],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

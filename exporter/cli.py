@@ -33,7 +33,7 @@ from exporter.poller import Poller, select_shard
 from exporter.server import ExporterServer
 
 if TYPE_CHECKING:
-    from exporter.simulator import Simulator
+    from simulator import Simulator
 
 from exporter.webconfig import (
     RotatingTLS,
@@ -49,8 +49,13 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEMO_PASSWORD = "demo-root-password"  # noqa: S105 - the built-in simulator's, not a real one
 # The simulated world --demo polls: within five minutes a failed backup, a lagging and an
 # interrupted archive, a restore that succeeds and one that fails, a tenant never backed up,
-# healthy tenants (exporter/simulator/scenarios.py, "showcase"); backups run 60x faster.
+# healthy tenants (simulator/scenarios.py, "showcase"); backups run 60x faster.
 DEMO_SCENARIO, DEMO_CLUSTERS, DEMO_TENANTS, DEMO_SPEED = "showcase", 2, 4, 60.0
+# The container image leaves the simulator out (Dockerfile); `pip install` brings it.
+DEMO_UNAVAILABLE = (
+    "--demo: the simulator is not installed here (the container image leaves it out);"
+    " run the demo from a `pip install` of oceanbase-backup-exporter"
+)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -301,7 +306,13 @@ def _write_demo_config(folder: Path, simulator: Simulator, clusters: int) -> Pat
 
 async def run_demo(args: argparse.Namespace, listen: tuple[str | None, int]) -> int:
     """`--demo`: the built-in simulator on loopback, and the exporter polling it."""
-    from exporter.simulator import Simulator  # the simulator is only needed here
+    try:
+        from simulator import Simulator  # the simulator is only needed here
+    except ModuleNotFoundError as exc:
+        if exc.name != "simulator":
+            raise
+        print(DEMO_UNAVAILABLE, file=sys.stderr)
+        return EXIT_FAILED
 
     clusters = DEMO_CLUSTERS
     simulator = Simulator(

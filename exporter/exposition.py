@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 from prometheus_client import openmetrics
 from prometheus_client.core import Metric
 
-from exporter.collector import CATALOGUE, ExporterState, RuntimeFamilies, collect
+from exporter.collector import ExporterState, RuntimeFamilies, collect
+from exporter.contract import CATALOGUE
 from exporter.snapshot import TargetSnapshot
 from exporter.text import replace_surrogates
 

@@ -1,4 +1,5 @@
-"""`--web.config.file`: TLS and basic auth for our own endpoints, in the exporter-toolkit format.
+"""`--web.config.file`: TLS and basic auth for our own endpoints, in the format of Prometheus'
+exporter-toolkit (github.com/prometheus/exporter-toolkit, docs/web-configuration.md).
 
 Only the keys below are implemented; any other key is an error, never silently ignored, since an
 operator who configured e.g. `cipher_suites` expects it to be enforced. The certificate and key
@@ -217,8 +218,9 @@ def _dummy_hash(hashes: list[str]) -> bytes:
 def basic_auth_middleware(users: dict[str, str], headers: dict[str, str]) -> Middleware:
     """Require one of `users` (bcrypt hashes) when any is configured; add `headers`.
 
-    bcrypt is slow on purpose (~60 ms a check): successful checks are remembered by a keyed
-    digest of the credentials, so a scrape every few seconds costs no bcrypt at all.
+    bcrypt is slow on purpose (docs/benchmarks.md has what a check costs): successful checks
+    are remembered by a keyed digest of the credentials, so a scrape every few seconds costs no
+    bcrypt at all.
     """
     cache_key = secrets.token_bytes(32)
     verified: set[bytes] = set()

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.simulator import Simulator
+from simulator import Simulator
 from tests.helpers.configs import write_config
 from tests.helpers.exposition import samples, value
 from tests.helpers.process import free_port

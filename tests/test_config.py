@@ -1,14 +1,16 @@
 """Config loading as a user meets it: real YAML files, and the messages they print."""
 
+import inspect
 import re
 import textwrap
 from datetime import timedelta
 from pathlib import Path
+from typing import get_args, get_type_hints
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import SecretStr, ValidationError
 
-from exporter.collector import CATALOGUE
 from exporter.config import (
     RESERVED_LABELS,
     CloudTarget,
@@ -19,10 +21,13 @@ from exporter.config import (
     OcpTarget,
     Secret,
     SecretFileError,
+    Target,
+    TargetBase,
     check_secrets,
     load_config,
     parse_duration,
 )
+from exporter.contract import CATALOGUE
 from tests.helpers.process import run_cli
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yaml"
@@ -364,8 +369,6 @@ def test_a_secret_file_that_is_not_text_is_reported_without_its_bytes(tmp_path: 
 
 
 def test_inline_secret_reads_and_never_shows_in_repr() -> None:
-    from pydantic import SecretStr
-
     secret = Secret(origin="password", value=SecretStr("s3cr3t-PLANTED-0"))
     assert secret.read() == "s3cr3t-PLANTED-0"
     assert "PLANTED" not in repr(secret)
@@ -373,6 +376,90 @@ def test_inline_secret_reads_and_never_shows_in_repr() -> None:
     assert "PLANTED" not in secret.fingerprint()
     with pytest.raises(ValueError, match="exactly one"):
         Secret(origin="password")
+
+
+# What each target type may need besides the credential under test to validate: OCP takes
+# basic auth or a signature; Cloud requires its access key, so another credential goes with it.
+_TARGET_BASES: dict[type[TargetBase], list[dict[str, object]]] = {
+    ObshellTarget: [{}],
+    OcpTarget: [{"username": "u"}, {"access_key_id": "k"}],
+    CloudTarget: [{"access_key_id": "k"}, {"access_key_id": "k", "access_key_secret": "other"}],
+}
+
+
+def _holds(annotation: object, kind: type) -> bool:
+    """True when `annotation` is `kind`, or a union or generic with `kind` in it."""
+    return annotation is kind or any(_holds(arg, kind) for arg in get_args(annotation))
+
+
+def _credential_keys(target_type: type[TargetBase]) -> list[str]:
+    """The config keys of every credential of `target_type`: each secret field (by its
+    annotation, so a new one is found whatever its name), and its `_file` twin where it has one."""
+    keys = []
+    for name, field in target_type.model_fields.items():
+        if _holds(field.annotation, SecretStr):
+            key = field.alias or name
+            keys.append(key)
+            if f"{key}_file" in target_type.model_fields:
+                keys.append(f"{key}_file")
+    return keys
+
+
+def _secret_properties(target_type: type[TargetBase]) -> list[str]:
+    """Every property of `target_type` that hands out a Secret."""
+    return [
+        name
+        for name, member in inspect.getmembers(target_type)
+        if isinstance(member, property)
+        and member.fget is not None
+        and _holds(get_type_hints(member.fget).get("return"), Secret)
+    ]
+
+
+@pytest.mark.parametrize("target_type", get_args(Target), ids=lambda t: t.__name__)
+def test_every_credential_of_a_target_is_among_its_secrets(
+    tmp_path: Path, target_type: type[TargetBase]
+) -> None:
+    # The poller redacts what `secrets()` returns: a credential left out of it would leak
+    # into logs and the status page.
+    keys = _credential_keys(target_type)
+    assert keys, "every target type has a credential"
+    for key in keys:
+        planted = f"planted-{key}"
+        value: object = planted
+        if key.endswith("_file"):
+            value = tmp_path / key
+            (tmp_path / key).write_text(planted + "\n")
+        data = {"name": "t", "url": "https://10.0.0.1:2886", key: value}
+        target = next(
+            (t for base in _TARGET_BASES[target_type] if (t := _valid(target_type, base | data))),
+            None,
+        )
+        assert target is not None, f"{target_type.__name__} refuses {key} with every base"
+        assert planted in [secret.read() for secret in target.secrets()], key
+        assert {name for name in _secret_properties(target_type) if getattr(target, name)} == {
+            secret.origin.removesuffix("_file") for secret in target.secrets()
+        }, key
+
+
+def _valid(target_type: type[TargetBase], data: dict[str, object]) -> TargetBase | None:
+    try:
+        return target_type.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def test_every_target_type_is_checked_for_its_secrets() -> None:
+    assert set(get_args(Target)) == set(_TARGET_BASES) == set(_concrete(TargetBase))
+
+
+def _concrete(cls: type[TargetBase]) -> set[type[TargetBase]]:
+    found = set()
+    for sub in cls.__subclasses__():
+        if not inspect.isabstract(sub):
+            found.add(sub)
+        found |= _concrete(sub)
+    return found
 
 
 def test_secret_values_never_appear_in_errors_or_reprs(tmp_path: Path) -> None:

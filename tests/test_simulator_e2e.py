@@ -15,7 +15,7 @@ from exporter.collector import collect
 from exporter.config import load_config
 from exporter.exposition import render
 from exporter.poller import Poller
-from exporter.simulator import Simulator
+from simulator import Simulator
 from tests.helpers.exposition import samples, value
 from tests.helpers.process import free_port
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from exporter.poller import Poller
-from exporter.simulator import Simulator
+from simulator import Simulator
 from tests.helpers.configs import obshell_config
 from tests.helpers.exposition import value
 from tests.helpers.obshell_stub import ObshellStub, error

@@ -208,6 +208,19 @@ def test_a_header_value_with_a_line_break_is_refused_at_start(
     ]
 
 
+def test_a_user_given_twice_is_refused_at_start(obshell: ObshellStub, tmp_path: Path) -> None:
+    # Plain YAML would keep the last of the two: the password that works would not be the one
+    # the reader of the file sees first.
+    first = bcrypt.hashpw(b"first", bcrypt.gensalt(4)).decode()
+    second = bcrypt.hashpw(b"second-PLANTED", bcrypt.gensalt(4)).decode()
+    found = _start_problems(
+        tmp_path,
+        obshell,
+        f"basic_auth_users:\n  prometheus: '{first}'\n  prometheus: '{second}'\n",
+    )
+    assert found == [f"{tmp_path / 'web.yml'}: line 3 column 3: duplicate key 'prometheus'"]
+
+
 def _basic_auth_exporter(obshell: ObshellStub, tmp_path: Path, hashed: str) -> Exporter:
     web = _web_config(tmp_path, f"basic_auth_users:\n  prometheus: '{hashed}'\n")
     return Exporter(obshell_config(tmp_path, obshell.url), "--web.config.file", str(web))

@@ -16,7 +16,7 @@ from typing import Any
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from exporter.simulator.cloud_auth import CloudAccount, DigestGuard, Verdict
+from simulator.cloud.auth import CloudAccount, DigestGuard, Verdict
 
 INSTANCES = "/api/v2/instances"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from exporter.config import load_config
 from exporter.poller import Poller
-from exporter.simulator.cloud_auth import REALM, DigestGuard
+from simulator.cloud.auth import REALM, DigestGuard
 from tests.cloud.stub import INSTANCES, CloudStub, failure, instance
 from tests.cloud.test_cloud_source import backup_set
 from tests.helpers.cloud import INSTANCE_ID, INSTANCE_LABELS, SEED_TASK, cloud_config, seed_detail

@@ -32,7 +32,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     port = free_port()
     simulator = Process(
         "simulator",
-        [sys.executable, "-m", "exporter.simulator", "--listen", f"{LOOPBACK}:{port}",
+        [sys.executable, "-m", "simulator", "--listen", f"{LOOPBACK}:{port}",
          "--scenario", "healthy", "--clusters", str(FLEET_SIZE), "--tenants", "2",
          "--speed", "0", "--password", SIMULATOR_PASSWORD],
         folder,
@@ -116,6 +116,26 @@ def dist(docker_context: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     out = tmp_path_factory.mktemp("dist")
     result = subprocess.run(
         [sys.executable, "-m", "build", "--outdir", str(out), str(workdir)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="session")
+def full_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel `pip install .` installs from the repository: with the simulator, which the
+    image's build context leaves out."""
+    source = tmp_path_factory.mktemp("repository")
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for package in ("exporter", "simulator"):
+        shutil.copytree(
+            ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    out = tmp_path_factory.mktemp("full-dist")
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(source)],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -8,6 +8,7 @@ to loopback.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -112,30 +113,45 @@ def test_dockerignore_sends_only_what_the_wheel_is_made_of(docker_context: Path)
         for p in (ROOT / "exporter").rglob("*")
         if p.is_file() and "__pycache__" not in p.parts
     }
-    assert files == package | {"pyproject.toml", "README.md"}
-    assert "exporter/simulator/keys/rsa512.pem" in files  # package data the wheel must carry
+    assert files == package | {"pyproject.toml", "setup.py", "README.md"}
     ignore = DockerIgnore((ROOT / ".dockerignore").read_text())
-    for kept_out in (".git/HEAD", "tests/data/rsa512-test-only.pem", "config.yaml", ".venv/x"):
-        assert ignore.excluded(kept_out), kept_out
+    kept_out = (".git/HEAD", "tests/data/rsa512-test-only.pem", "config.yaml", ".venv/x")
+    for path in (*kept_out, "simulator/__init__.py", "simulator/obshell/api.py"):
+        assert ignore.excluded(path), path
 
 
 # ------------------------------------------------------------------------------- wheel, sdist
 
 
-def test_sdist_and_wheel_hold_the_package_and_its_data(dist: Path) -> None:
-    (sdist,) = dist.glob("*.tar.gz")
+def _wheel(dist: Path) -> tuple[set[str], str]:
+    """The files of the wheel in `dist`, and its console scripts."""
     (wheel,) = dist.glob("*.whl")
-    with tarfile.open(sdist) as archive:
-        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    assert {"pyproject.toml", "README.md", "exporter/cli.py"} <= names
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-        scripts = archive.read(entry_points).decode()
-    assert "exporter/simulator/keys/rsa512.pem" in names
-    assert not any(name.startswith(("tests/", "bench/")) for name in names)
+        return names, archive.read(entry_points).decode()
+
+
+def test_the_images_sdist_and_wheel_hold_the_exporter_without_the_simulator(dist: Path) -> None:
+    (sdist,) = dist.glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    assert {"pyproject.toml", "setup.py", "README.md", "exporter/cli.py"} <= names
+    names, scripts = _wheel(dist)
+    assert "exporter/cli.py" in names
+    assert not any(name.startswith(("tests/", "bench/", "simulator/")) for name in names)
+    assert not any(name.endswith(".pem") for name in names)
     assert "oceanbase-backup-exporter = exporter.cli:main" in scripts
-    assert "oceanbase-backup-simulator = exporter.simulator.cli:main" in scripts
+    assert "oceanbase-backup-simulator" not in scripts
+
+
+def test_pip_install_of_the_repository_brings_the_simulator(full_dist: Path) -> None:
+    names, scripts = _wheel(full_dist)
+    assert {"exporter/cli.py", "simulator/cli.py", "simulator/obshell/api.py"} <= names
+    assert not any(name.startswith(("tests/", "bench/")) for name in names)
+    assert not any(name.endswith(".pem") for name in names)  # its keys are made at run time
+    assert "oceanbase-backup-exporter = exporter.cli:main" in scripts
+    assert "oceanbase-backup-simulator = simulator.cli:main" in scripts
 
 
 def test_version_comes_from_one_place(dist: Path, venv: Path) -> None:
@@ -152,6 +168,7 @@ def test_version_comes_from_one_place(dist: Path, venv: Path) -> None:
          "import importlib.metadata as m, exporter; "
          "print(m.version('oceanbase-backup-exporter'), exporter.__version__, exporter.__file__)"],
         capture_output=True, text=True, timeout=60, check=True, cwd=venv,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},  # not this checkout's
     ).stdout.split()  # fmt: skip
     assert installed[:2] == [version, version]
     assert Path(installed[2]).is_relative_to(venv)  # the wheel's copy, not this checkout
@@ -166,11 +183,7 @@ def test_console_scripts_run_from_the_clean_venv(venv: Path) -> None:
         0,
         f"oceanbase-backup-exporter {exporter.__version__}\n",
     )
-    simulator = subprocess.run(
-        [str(venv / "bin" / "oceanbase-backup-simulator"), "--help"],
-        capture_output=True, text=True, timeout=60, check=False, cwd=venv,
-    )  # fmt: skip
-    assert simulator.returncode == 0 and "--scenario" in simulator.stdout
+    assert not (venv / "bin" / "oceanbase-backup-simulator").exists()
 
 
 # ---------------------------------------------------------------------- the image's commands
@@ -182,6 +195,14 @@ def test_image_prints_its_version(image: Image) -> None:
         0,
         f"oceanbase-backup-exporter {exporter.__version__}\n",
     )
+
+
+def test_image_demo_says_in_one_line_that_the_image_has_no_simulator(image: Image) -> None:
+    result = image.run(image.command("--demo"))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "the simulator is not installed" in result.stderr
+    assert "container image leaves it out" in result.stderr
 
 
 def test_image_checks_the_mounted_config(image: Image, fleet: Fleet) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from exporter.config import load_config
 from exporter.poller import Poller
-from exporter.simulator import Simulator
+from simulator import Simulator
 from tests.hardening.raw_agent import RawAgent
 from tests.helpers.hardening import PASSWORD, ExporterProcess, SimulatorProcess
 

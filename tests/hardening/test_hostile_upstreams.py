@@ -22,7 +22,6 @@ from prometheus_client.openmetrics.parser import (
 from exporter.collector import ExporterState, collect
 from exporter.exposition import Exposition, render
 from exporter.poller import Poller
-from exporter.simulator import Simulator
 from exporter.snapshot import (
     Cluster,
     ClusterIdentity,
@@ -32,6 +31,7 @@ from exporter.snapshot import (
     Tenant,
 )
 from exporter.sources.obshell import source as routes
+from simulator import Simulator
 from tests.hardening.raw_agent import (
     ALL_PATHS,
     Behaviour,

@@ -22,8 +22,8 @@ import pytest
 from exporter import poller as poller_module
 from exporter.config import load_config
 from exporter.poller import Poller
-from exporter.simulator import Simulator
 from exporter.sources.obshell import source as routes
+from simulator import Simulator
 from tests.hardening.raw_agent import ALL_PATHS, RawAgent, no_answer
 from tests.helpers.exposition import value
 from tests.helpers.hardening import ExporterProcess, secret_file, target_line

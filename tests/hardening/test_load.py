@@ -26,7 +26,7 @@ from aiohttp import web
 from exporter.config import load_config
 from exporter.poller import Poller
 from exporter.server import ExporterServer
-from exporter.simulator import Simulator
+from simulator import Simulator
 from tests.helpers.exposition import Samples, samples, value
 from tests.helpers.hardening import (
     PASSWORD,

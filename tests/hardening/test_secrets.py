@@ -24,7 +24,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request
 
 from exporter.config import ConfigError, load_config
-from exporter.simulator import Simulator
+from simulator import Simulator
 from tests.hardening.raw_agent import (
     ALL_PATHS,
     RawAgent,

@@ -28,11 +28,11 @@ from pytest_httpserver import HTTPServer
 from exporter.config import load_config
 from exporter.logs import JSONFormatter, LogfmtFormatter
 from exporter.poller import Poller, TargetRunner
-from exporter.simulator import Simulator
 from exporter.sources.base import PollResult
 from exporter.sources.errors import PollError
 from exporter.sources.http import RequestStats
 from exporter.sources.obshell import source as routes
+from simulator import Simulator
 from tests.hardening.raw_agent import (
     ALL_PATHS,
     Behaviour,

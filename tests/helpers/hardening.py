@@ -128,7 +128,7 @@ class SimulatorProcess:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._log = log_file.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "exporter.simulator", "--listen", f"127.0.0.1:{self.port}",
+            [sys.executable, "-m", "simulator", "--listen", f"127.0.0.1:{self.port}",
              "--password", PASSWORD, *args],
             stdout=self._log, stderr=self._log,
         )  # fmt: skip

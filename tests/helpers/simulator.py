@@ -10,8 +10,8 @@ from weakref import WeakKeyDictionary
 
 import httpx
 
-from exporter.simulator import Simulator
 from exporter.sources.obshell.auth import HybridAuth
+from simulator import Simulator
 from tests.helpers.httpx_auth import AsHttpxAuth
 
 PASSWORD = "root-pass"

@@ -11,7 +11,7 @@ from grafana_foundation_sdk.cog import plugins
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from exporter.collector import CATALOGUE
+from exporter.contract import CATALOGUE
 from tests.monitoring import artifacts
 from tests.monitoring.artifacts import SOURCES
 

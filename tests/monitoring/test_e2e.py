@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.collector import CATALOGUE
+from exporter.contract import CATALOGUE
 from tests.helpers.process import free_port
 from tests.monitoring import artifacts
 from tests.monitoring.artifacts import ALL, PROMETHEUS, SOURCES
@@ -180,7 +180,7 @@ def start_obshell_scenarios(stack: Stack) -> list[dict[str, Any]]:
         port = free_port()
         simulator = stack.start(
             f"simulator-{scenario.name}",
-            [sys.executable, "-m", "exporter.simulator", "--listen", f"{LOOPBACK}:{port}",
+            [sys.executable, "-m", "simulator", "--listen", f"{LOOPBACK}:{port}",
              "--scenario", scenario.name, "--speed", str(scenario.speed), "--password", PASSWORD],
         )  # fmt: skip
         url = f"http://{LOOPBACK}:{port}"
@@ -197,12 +197,12 @@ def start_platform_simulator(stack: Stack, source: str) -> list[dict[str, Any]]:
     port = free_port()
     simulator = stack.start(
         f"simulator-{source}",
-        [sys.executable, "-m", "exporter.simulator", "--listen", f"{LOOPBACK}:{port}",
+        [sys.executable, "-m", "simulator", "--listen", f"{LOOPBACK}:{port}",
          "--scenario", "healthy", "--password", PASSWORD],
     )  # fmt: skip
     url = f"http://{LOOPBACK}:{port}"
     stack.ready(simulator, f"{url}/api/v1/info")
-    # The simulator's default credentials (exporter/simulator/ocp_auth.py, cloud_auth.py).
+    # The simulator's default credentials (simulator/ocp/auth.py, simulator/cloud/auth.py).
     secret = stack.workdir / f"{source}_secret"
     if source == "ocp":
         secret.write_text("ocp-pass")

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from exporter.collector import CATALOGUE, EMITTED_LABELS
+from exporter.contract import CATALOGUE, EMITTED_LABELS
 from tests.monitoring import artifacts
 from tests.monitoring.artifacts import ALL, PROMETHEUS_LABELS
 

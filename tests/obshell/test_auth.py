@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from exporter.config import load_config
 from exporter.poller import build_source
-from exporter.simulator import Simulator
 from exporter.sources.base import Source
 from exporter.sources.errors import PollError
 from exporter.sources.http import Auth, RequestStats, UpstreamHTTP, open_session
@@ -23,6 +22,7 @@ from exporter.sources.obshell import history
 from exporter.sources.obshell.auth import HybridAuth, version_tuple
 from exporter.sources.obshell.client import ObshellClient
 from exporter.sources.obshell.models import ObInfo, TenantBackupOverview
+from simulator import Simulator
 from tests.helpers.configs import PASSWORD, write_config
 from tests.helpers.obshell_stub import ObshellStub
 from tests.helpers.paths import DATA

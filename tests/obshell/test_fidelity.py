@@ -17,9 +17,10 @@ from exporter.collector import collect
 from exporter.config import load_config
 from exporter.exposition import render
 from exporter.poller import Poller
-from exporter.simulator import Simulator, timeline, versions
-from exporter.simulator.scenarios import ALL_SCENARIOS
-from exporter.simulator.world import BackupPlan, Tenant
+from simulator import Simulator, timeline
+from simulator.obshell import versions
+from simulator.scenarios import ALL_SCENARIOS
+from simulator.world import BackupPlan, Tenant
 from tests.helpers.configs import obshell_config
 from tests.helpers.exposition import samples, value
 from tests.helpers.obshell_stub import ObshellStub, envelope
@@ -160,7 +161,7 @@ def test_the_simulators_backups_never_show_beginning() -> None:
 
 def test_the_simulators_help_lists_every_scenario() -> None:
     shown = subprocess.run(
-        [sys.executable, "-m", "exporter.simulator", "--help"],
+        [sys.executable, "-m", "simulator", "--help"],
         capture_output=True,
         text=True,
         check=True,

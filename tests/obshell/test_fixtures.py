@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from exporter.simulator import Simulator, versions
-from exporter.simulator.world import (
+from simulator import Simulator
+from simulator.obshell import versions
+from simulator.world import (
     DAY,
     GIB,
     HOUR,

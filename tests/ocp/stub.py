@@ -16,8 +16,8 @@ from typing import Any
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from exporter.simulator.ocp_api import forbidden, not_logged_in
-from exporter.simulator.ocp_auth import OcpAccount, RequestParts, authenticate
+from simulator.ocp.api import forbidden, not_logged_in
+from simulator.ocp.auth import OcpAccount, RequestParts, authenticate
 
 CLUSTERS = "/api/v2/ob/clusters"
 LISTS = re.compile(CLUSTERS + r"/\d+/tenants(/\d+/backup/task/\w+)?")

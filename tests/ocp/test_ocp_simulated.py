@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.simulator import Simulator, timeline
+from simulator import Simulator, timeline
 from tests.helpers.configs import write_config
 from tests.helpers.exposition import value
 from tests.helpers.polling import scrape

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from exporter.simulator import Simulator
+from simulator import Simulator
 from tests.helpers.simulator import StartSimulator, close_clients, open_clients
 
 

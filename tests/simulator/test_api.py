@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from exporter.simulator import Simulator
 from exporter.sources.obshell.models import (
     AgentSecret,
     AgentStatus,
@@ -24,6 +23,7 @@ from exporter.sources.obshell.models import (
     TenantBackupOverview,
     TenantOverview,
 )
+from simulator import Simulator
 from tests.helpers.simulator import StartSimulator, get_json, plain, signed
 
 RFC3339_CST = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?\+08:00")

@@ -17,8 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from exporter.simulator import Simulator, versions
 from exporter.sources.obshell.auth import rsa_encrypt_chunked
+from simulator import Simulator
+from simulator.obshell import versions
 from tests.helpers.paths import DATA
 from tests.helpers.shapes import differences
 from tests.helpers.simulator import PASSWORD, StartSimulator, plain, signed, signed_client

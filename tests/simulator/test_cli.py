@@ -11,8 +11,7 @@ import sys
 import httpx
 import pytest
 
-from exporter.simulator import keys
-from exporter.simulator.cli import build_parser, parse_listen
+from simulator.cli import build_parser, parse_listen
 
 
 @pytest.mark.parametrize(
@@ -43,15 +42,11 @@ def test_password_defaults_to_the_environment(monkeypatch: pytest.MonkeyPatch) -
     assert args.agent_password is None
 
 
-def test_the_shipped_512_bit_key_is_package_data() -> None:
-    assert keys.shipped_512().private_key.key_size == 512
-
-
 async def test_python_m_serves_and_stops_on_sigterm() -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "exporter.simulator",
+        "simulator",
         "--listen",
         "127.0.0.1:0",
         "--scenario",

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from exporter.simulator import Simulator
+from simulator import Simulator
 from tests.helpers.simulator import StartSimulator, plain, signed
 
 INFO = "/api/v1/info"

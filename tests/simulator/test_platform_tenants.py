@@ -12,20 +12,16 @@ from typing import Any
 
 import httpx
 
-from exporter.simulator import Simulator
-from exporter.simulator.cloud_auth import DigestGuard
-from exporter.simulator.fidelity import INTERVAL
-from exporter.simulator.platforms import (
-    instance_id,
-    ocp_cluster_id,
-    ocp_tenant_id,
-    ocp_user_tenants,
-)
 from exporter.sources.cloud.models import Envelope as CloudEnvelope
 from exporter.sources.cloud.models import RestorableTenants
 from exporter.sources.ocp.models import DataBackupTask, LogBackupTask, ObTenant, Paged, RestoreTask
 from exporter.sources.ocp.models import Envelope as OcpEnvelope
 from exporter.sources.values import parse_time
+from simulator import Simulator
+from simulator.cloud.auth import DigestGuard
+from simulator.cloud.views import instance_id
+from simulator.fidelity import INTERVAL
+from simulator.ocp.views import ocp_cluster_id, ocp_tenant_id, ocp_user_tenants
 from tests.helpers.simulator import StartSimulator
 from tests.simulator.test_platforms import cloud_client, ocp_client
 

@@ -14,8 +14,6 @@ import httpx
 import pytest
 from yarl import URL
 
-from exporter.simulator import Simulator
-from exporter.simulator.platforms import instance_id, ocp_cluster_id
 from exporter.sources.cloud.auth import CloudDigestAuth
 from exporter.sources.cloud.models import BackupSet, BackupSetDetail, Instance, PagingData
 from exporter.sources.cloud.models import Envelope as CloudEnvelope
@@ -23,6 +21,9 @@ from exporter.sources.http import Auth
 from exporter.sources.ocp.auth import OcpBasicAuth, OcpSignatureAuth, signature, string_to_sign
 from exporter.sources.ocp.models import ClusterBackupInfoDetail, ObCluster, Paged
 from exporter.sources.ocp.models import Envelope as OcpEnvelope
+from simulator import Simulator
+from simulator.cloud.views import instance_id
+from simulator.ocp.views import ocp_cluster_id
 from tests.helpers.httpx_auth import AsHttpxAuth
 from tests.helpers.simulator import StartSimulator
 

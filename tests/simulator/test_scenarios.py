@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from exporter.simulator import Simulator, World, build_world, timeline
+from simulator import Simulator, World, build_world, timeline
 from tests.helpers.simulator import StartSimulator, get_json
 
 TENANT_TASK = "/api/v1/tenant/{}/backup/overview"

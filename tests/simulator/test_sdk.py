@@ -8,7 +8,8 @@ import pytest
 from obshell import ClientSet, OBShellHandleError
 from obshell.auth.password import PasswordAuth
 
-from exporter.simulator import Simulator, versions
+from simulator import Simulator
+from simulator.obshell import versions
 from tests.helpers.simulator import PASSWORD, StartSimulator
 
 TASK_KEYS = {

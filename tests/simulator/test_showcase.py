@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from exporter.cli import DEMO_CLUSTERS, DEMO_SCENARIO, DEMO_SPEED, DEMO_TENANTS
-from exporter.simulator import Simulator, build_world, timeline
-from exporter.simulator.scenarios import SCENARIOS
+from simulator import Simulator, build_world, timeline
+from simulator.scenarios import SCENARIOS
 from tests.helpers.configs import write_config
 from tests.helpers.polling import poll_once, running_poller
 from tests.helpers.simulator import StartSimulator

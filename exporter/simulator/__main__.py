@@ -1,5 +1,0 @@
-"""`python -m exporter.simulator`."""
-
-from exporter.simulator.cli import main
-
-main()

@@ -1,0 +1,1 @@
+"""The simulated OceanBase Cloud OpenAPI: digest auth, and what it shows of the world."""

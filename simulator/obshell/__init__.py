@@ -1,0 +1,1 @@
+"""The simulated obshell agents: their HTTP API, auth, errors, keys and versions."""

@@ -1,0 +1,38 @@
+"""The exporter never imports the simulator, but for `--demo`: the image runs without it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# Every module of the runtime, imported as the exporter's own start-up imports them.
+LOADED_SIMULATOR = """
+import importlib, pkgutil, sys
+import exporter
+for module in pkgutil.walk_packages(exporter.__path__, "exporter."):
+    if module.name != "exporter.__main__":  # it runs the exporter
+        importlib.import_module(module.name)
+print(sorted(m for m in sys.modules if m == "simulator" or m.startswith("simulator.")))
+"""
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import exporter.cli, exporter.poller, exporter.server, sys; print(sorted(m for m in"
+        " sys.modules if m == 'simulator' or m.startswith('simulator.')))",
+        LOADED_SIMULATOR,
+    ],
+    ids=["cli_poller_server", "every_exporter_module"],
+)
+def test_importing_the_exporter_loads_no_simulator_module(code: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True, text=True, timeout=60, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
