@@ -16,8 +16,14 @@ from exporter.config import load_config
 from exporter.poller import Poller
 from simulator.cloud.auth import REALM, DigestGuard
 from tests.cloud.stub import INSTANCES, CloudStub, failure, instance
-from tests.cloud.test_cloud_source import backup_set
-from tests.helpers.cloud import INSTANCE_ID, INSTANCE_LABELS, SEED_TASK, cloud_config, seed_detail
+from tests.helpers.cloud import (
+    INSTANCE_ID,
+    INSTANCE_LABELS,
+    SEED_TASK,
+    backup_set,
+    cloud_config,
+    seed_detail,
+)
 from tests.helpers.exposition import exact_value, value
 from tests.helpers.polling import poll_once, scrape
 

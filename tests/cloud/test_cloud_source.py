@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,6 +13,7 @@ from tests.helpers.cloud import (
     INSTANCE_ID,
     INSTANCE_LABELS,
     SEED_TASK,
+    backup_set,
     cloud_config,
     list_item,
     seed_detail,
@@ -24,26 +24,6 @@ from tests.helpers.polling import poll_once, scrape
 SETS_ROUTE = "/api/v2/instances/:id/backup/data/sets"
 SET_ROUTE = "/api/v2/instances/:id/backup/data/sets/:backupTaskId"
 ERRORS = "oceanbase_backup_exporter_poll_errors_total"
-
-
-def backup_set(set_id: str, status: str, start: str, end: str | None = None) -> dict[str, Any]:
-    """A set list item (instance level)."""
-    item: dict[str, Any] = {
-        "backupSetId": set_id,
-        "backupMode": "PHYSICAL_BACKUP",
-        "backupObjectType": "CLUSTER",
-        "dataBackupMode": "INCREMENTAL_BACKUP",
-        "dataBackupSize": 1.5,
-        "startTime": start,
-        "status": status,
-        "tenantId": "sys",
-        "tenantName": "*",
-        "triggerMode": "BACKUP_NOW",
-        "validity": "VALID",
-    }
-    if end is not None:
-        item |= {"endTime": end, "checkpoint": end}
-    return item
 
 
 async def test_discovery_pages_through_every_instance(cloud: CloudStub, tmp_path: Path) -> None:

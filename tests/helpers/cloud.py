@@ -41,3 +41,23 @@ def cloud_config(
         f"targets:\n  - name: obcloud\n    source: cloud\n    url: {url}\n"
         f"    access_key_id: cloud-access-key-id\n    access_key_secret_file: {path}\n{extra}",
     )
+
+
+def backup_set(set_id: str, status: str, start: str, end: str | None = None) -> dict[str, Any]:
+    """A set list item (instance level)."""
+    item: dict[str, Any] = {
+        "backupSetId": set_id,
+        "backupMode": "PHYSICAL_BACKUP",
+        "backupObjectType": "CLUSTER",
+        "dataBackupMode": "INCREMENTAL_BACKUP",
+        "dataBackupSize": 1.5,
+        "startTime": start,
+        "status": status,
+        "tenantId": "sys",
+        "tenantName": "*",
+        "triggerMode": "BACKUP_NOW",
+        "validity": "VALID",
+    }
+    if end is not None:
+        item |= {"endTime": end, "checkpoint": end}
+    return item

@@ -10,7 +10,10 @@ from weakref import WeakKeyDictionary
 
 import httpx
 
+from exporter.sources.cloud.auth import CloudDigestAuth
+from exporter.sources.http import Auth
 from exporter.sources.obshell.auth import HybridAuth
+from exporter.sources.ocp.auth import OcpBasicAuth, OcpSignatureAuth
 from simulator import Simulator
 from tests.helpers.httpx_auth import AsHttpxAuth
 
@@ -56,3 +59,25 @@ async def get_json(sim: Simulator, path: str, base_url: str | None = None) -> di
     document: dict[str, Any] = response.json()
     assert document["status"] == response.status_code
     return document
+
+
+def ocp_client(
+    sim: Simulator, signed: bool = False, secret: str | None = None
+) -> httpx.AsyncClient:
+    """A client of the simulated OCP: basic auth, or the AccessKey signature (`signed`)."""
+    account = sim.ocp.account
+    auth: Auth
+    if signed:
+        key = secret or account.access_key_secret
+        auth = OcpSignatureAuth(account.access_key_id, lambda: key)
+    else:
+        password = secret or account.password
+        auth = OcpBasicAuth(account.username, lambda: password)
+    return httpx.AsyncClient(base_url=sim.ocp_url, auth=AsHttpxAuth(auth))
+
+
+def cloud_client(sim: Simulator, secret: str | None = None, **headers: str) -> httpx.AsyncClient:
+    """A client of the simulated Cloud API, signing with the digest auth."""
+    key = secret or sim.cloud.account.access_key_secret
+    auth = CloudDigestAuth(sim.cloud.account.access_key_id, lambda: key)
+    return httpx.AsyncClient(base_url=sim.cloud_url, auth=AsHttpxAuth(auth), headers=headers)

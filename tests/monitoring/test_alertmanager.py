@@ -7,7 +7,6 @@ replicas would send it (twice, apart by `instance`).
 
 from __future__ import annotations
 
-import copy
 import datetime
 import time
 from collections.abc import Iterator
@@ -18,24 +17,14 @@ import httpx
 import pytest
 import yaml
 
+from tests.helpers.alertmanager import alertmanager_config
 from tests.helpers.process import free_port
-from tests.monitoring.artifacts import PROMETHEUS
 from tests.monitoring.stack import LOOPBACK, Process, Webhook, wait_for
 
 REPLICAS = ("exporter-0:10180", "exporter-1:10180")
 DOWN = "exporter-2:10180"  # a third exporter of the job, which Prometheus cannot scrape
 TENANT = {"job": "oceanbase-backup", "target": "hz", "source": "obshell"}
 CLUSTER = {**TENANT, "ob_cluster_name": "ob1", "ob_cluster_id": "1"}
-
-
-def alertmanager_config(webhook: str) -> dict[str, Any]:
-    """The shipped example, delivering to `webhook`, with waits of a second."""
-    config = copy.deepcopy(yaml.safe_load((PROMETHEUS / "alertmanager.yml").read_text()))
-    for receiver in config["receivers"]:
-        for hook in receiver["webhook_configs"]:
-            hook["url"] = webhook
-    config["route"].update(group_wait="1s", group_interval="1s", repeat_interval="1h")
-    return config
 
 
 class Alertmanager:

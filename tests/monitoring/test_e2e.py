@@ -31,11 +31,11 @@ import pytest
 import yaml
 
 from exporter.contract import CATALOGUE
+from tests.helpers.alertmanager import alertmanager_config
 from tests.helpers.process import free_port
 from tests.monitoring import artifacts
 from tests.monitoring.artifacts import ALL, PROMETHEUS, SOURCES
 from tests.monitoring.stack import LOOPBACK, Process, PrometheusAPI, Webhook, http_ok, wait_for
-from tests.monitoring.test_alertmanager import alertmanager_config
 
 pytestmark = pytest.mark.e2e
 

@@ -22,8 +22,7 @@ from simulator.cloud.auth import DigestGuard
 from simulator.cloud.views import instance_id
 from simulator.fidelity import INTERVAL
 from simulator.ocp.views import ocp_cluster_id, ocp_tenant_id, ocp_user_tenants
-from tests.helpers.simulator import StartSimulator
-from tests.simulator.test_platforms import cloud_client, ocp_client
+from tests.helpers.simulator import StartSimulator, cloud_client, ocp_client
 
 CLUSTERS = "/api/v2/ob/clusters"
 INSTANCES = "/api/v2/instances"

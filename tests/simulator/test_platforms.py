@@ -14,44 +14,21 @@ import httpx
 import pytest
 from yarl import URL
 
-from exporter.sources.cloud.auth import CloudDigestAuth
 from exporter.sources.cloud.models import BackupSet, BackupSetDetail, Instance, PagingData
 from exporter.sources.cloud.models import Envelope as CloudEnvelope
-from exporter.sources.http import Auth
-from exporter.sources.ocp.auth import OcpBasicAuth, OcpSignatureAuth, signature, string_to_sign
+from exporter.sources.ocp.auth import signature, string_to_sign
 from exporter.sources.ocp.models import ClusterBackupInfoDetail, ObCluster, Paged
 from exporter.sources.ocp.models import Envelope as OcpEnvelope
 from simulator import Simulator
 from simulator.cloud.views import instance_id
 from simulator.ocp.views import ocp_cluster_id
-from tests.helpers.httpx_auth import AsHttpxAuth
-from tests.helpers.simulator import StartSimulator
+from tests.helpers.simulator import StartSimulator, cloud_client, ocp_client
 
 CLUSTERS = "/api/v2/ob/clusters"
 INSTANCES = "/api/v2/instances"
 JAVA_DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0800")
 OFFSET_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+08:00")
 UTC_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-
-
-def ocp_client(
-    sim: Simulator, signed: bool = False, secret: str | None = None
-) -> httpx.AsyncClient:
-    account = sim.ocp.account
-    auth: Auth
-    if signed:
-        key = secret or account.access_key_secret
-        auth = OcpSignatureAuth(account.access_key_id, lambda: key)
-    else:
-        password = secret or account.password
-        auth = OcpBasicAuth(account.username, lambda: password)
-    return httpx.AsyncClient(base_url=sim.ocp_url, auth=AsHttpxAuth(auth))
-
-
-def cloud_client(sim: Simulator, secret: str | None = None, **headers: str) -> httpx.AsyncClient:
-    key = secret or sim.cloud.account.access_key_secret
-    auth = CloudDigestAuth(sim.cloud.account.access_key_id, lambda: key)
-    return httpx.AsyncClient(base_url=sim.cloud_url, auth=AsHttpxAuth(auth), headers=headers)
 
 
 def overview_path(sim: Simulator, index: int = 0) -> str:
