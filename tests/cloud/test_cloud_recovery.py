@@ -12,8 +12,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from exporter.config import load_config
-from exporter.poller import Poller
 from simulator.cloud.auth import REALM, DigestGuard
 from tests.cloud.stub import INSTANCES, CloudStub, failure, instance
 from tests.helpers.cloud import (
@@ -25,7 +23,7 @@ from tests.helpers.cloud import (
     seed_detail,
 )
 from tests.helpers.exposition import exact_value, value
-from tests.helpers.polling import poll_once, scrape
+from tests.helpers.polling import poll_once, running_poller, scrape
 
 RESTORABLE = "/api/v2/instances/:id/backup/restore/tenants"
 ERRORS = "oceanbase_backup_exporter_poll_errors_total"
@@ -107,8 +105,7 @@ async def test_a_404_with_clouds_error_body_is_an_error_never_a_missing_route(
     # The instance was deleted after the list was read: the API says so in its envelope.
     path = f"{INSTANCES}/{INSTANCE_ID}/backup/restore/tenants"
     cloud.routes[path] = (404, INSTANCE_GONE)
-    poller = Poller(load_config(cloud_config(tmp_path, cloud.url)))
-    try:
+    async with running_poller(cloud_config(tmp_path, cloud.url)) as poller:
         parsed = await poll_once(poller)
         assert value(parsed, ERRORS, endpoint=RESTORABLE, reason="api_error") == 1
         assert value(parsed, SUPPORTED, endpoint=RESTORABLE) is None  # still unknown
@@ -118,24 +115,19 @@ async def test_a_404_with_clouds_error_body_is_an_error_never_a_missing_route(
         pay = {**INSTANCE_LABELS, "tenant_name": "pay", "ob_tenant_id": "t1"}
         assert exact_value(parsed, RECOVERY, **pay) == 1768818000
         assert value(parsed, SUPPORTED, endpoint=RESTORABLE) == 1
-    finally:
-        await poller.stop()
 
 
 async def test_a_bare_404_after_the_route_worked_is_an_error_never_a_missing_route(
     cloud: CloudStub, tmp_path: Path
 ) -> None:
     cloud.restorable(INSTANCE_ID, [restorable("pay", "t1", (1768800000, 1768818000))])
-    poller = Poller(load_config(cloud_config(tmp_path, cloud.url)))
-    try:
+    async with running_poller(cloud_config(tmp_path, cloud.url)) as poller:
         parsed = await poll_once(poller)
         assert value(parsed, SUPPORTED, endpoint=RESTORABLE) == 1
         del cloud.routes[f"{INSTANCES}/{INSTANCE_ID}/backup/restore/tenants"]  # a bare 404
         parsed = await poll_once(poller)
         assert value(parsed, SUPPORTED, endpoint=RESTORABLE) == 1
         assert value(parsed, ERRORS, endpoint=RESTORABLE, reason="http_status") == 1
-    finally:
-        await poller.stop()
 
 
 async def test_a_failing_windows_route_keeps_the_approximation_and_says_so(
@@ -237,16 +229,13 @@ async def test_a_challenge_repeating_the_nonce_does_not_restart_the_count(
 ) -> None:
     cloud.guard = TimeBucketGuard()
     config = cloud_config(tmp_path, cloud.url)
-    poller = Poller(load_config(config))
-    try:
+    async with running_poller(config) as poller:
         await poll_once(poller)
         # A new secret: the remembered challenge is dropped, the next request is challenged
         # again, with the very nonce whose counts 1, 2, ... were already sent.
         cloud.account.access_key_secret = "rotated-secret"
         (tmp_path / "cloud_secret").write_text("rotated-secret\n")
         after = await poll_once(poller)
-    finally:
-        await poller.stop()
 
     assert cloud.denied == 0
     assert value(after, ERRORS, reason="auth") is None

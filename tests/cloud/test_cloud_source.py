@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from exporter.config import load_config
-from exporter.poller import Poller
 from tests.cloud.stub import INSTANCES, CloudStub, failure, instance
 from tests.helpers.cloud import (
     INSTANCE_ID,
@@ -19,7 +17,7 @@ from tests.helpers.cloud import (
     seed_detail,
 )
 from tests.helpers.exposition import exact_value, value
-from tests.helpers.polling import poll_once, scrape
+from tests.helpers.polling import poll_once, running_poller, scrape
 
 SETS_ROUTE = "/api/v2/instances/:id/backup/data/sets"
 SET_ROUTE = "/api/v2/instances/:id/backup/data/sets/:backupTaskId"
@@ -177,13 +175,10 @@ async def test_a_rotated_secret_file_is_used_at_the_next_poll(
     cloud: CloudStub, tmp_path: Path
 ) -> None:
     config = cloud_config(tmp_path, cloud.url, secret="old-secret")
-    poller = Poller(load_config(config))
-    try:
+    async with running_poller(config) as poller:
         before = await poll_once(poller)
         (tmp_path / "cloud_secret").write_text("cloud-access-key-secret\n")
         after = await poll_once(poller)
-    finally:
-        await poller.stop()
 
     assert value(before, ERRORS, endpoint=INSTANCES, reason="auth") == 1
     assert value(after, "oceanbase_backup_exporter_target_up") == 1

@@ -21,6 +21,7 @@ from tests.helpers.configs import PASSWORD, obshell_config
 from tests.helpers.exposition import samples, value
 from tests.helpers.obshell_stub import ObshellStub, error
 from tests.helpers.payloads import seed
+from tests.helpers.polling import running_poller
 
 
 async def _poll(poller: Poller) -> dict:  # type: ignore[type-arg]
@@ -31,8 +32,7 @@ async def _poll(poller: Poller) -> dict:  # type: ignore[type-arg]
 async def test_removed_tenant_disappears_at_the_next_poll(
     obshell: ObshellStub, tmp_path: Path
 ) -> None:
-    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
-    try:
+    async with running_poller(obshell_config(tmp_path, obshell.url)) as poller:
         before = await _poll(poller)
         assert value(before, "oceanbase_tenant_info", tenant_name="tenant2") == 1
         overview = seed("cluster_backup_overview")
@@ -43,8 +43,6 @@ async def test_removed_tenant_disappears_at_the_next_poll(
             {"contents": [{"tenant_id": 1002, "tenant_name": "tenant1", "status": "NORMAL"}]},
         )
         after = await _poll(poller)
-    finally:
-        await poller.stop()
     assert value(after, "oceanbase_tenant_info", tenant_name="tenant1") == 1
     assert not [k for k in after if ("tenant_name", "tenant2") in k[1]]
 
@@ -62,13 +60,10 @@ async def test_dead_target_is_down_and_does_not_slow_the_others(
         # only loopback traffic is allowed here), so: refused connection.
         f"  - {{name: dead, source: obshell, url: 'http://127.0.0.1:9', password_file: {secret}}}\n"
     )
-    poller = Poller(load_config(config))
-    try:
+    async with running_poller(config) as poller:
         started = time.monotonic()
         parsed = await _poll(poller)
         elapsed = time.monotonic() - started
-    finally:
-        await poller.stop()
     assert value(parsed, "oceanbase_backup_exporter_target_up", target="good") == 1
     assert value(parsed, "oceanbase_backup_exporter_target_up", target="dead") == 0
     assert (
@@ -98,11 +93,8 @@ async def test_slow_target_times_out_alone(httpserver: HTTPServer, tmp_path: Pat
         httpserver.url_for("").rstrip("/"),
         extra="    timeout: 500ms\n    interval: 10s\n",
     )
-    poller = Poller(load_config(config))
-    try:
+    async with running_poller(config) as poller:
         parsed = await _poll(poller)
-    finally:
-        await poller.stop()
     assert (
         value(
             parsed,
@@ -122,12 +114,9 @@ async def test_older_agent_lacks_endpoints_without_errors(
     for path in list(obshell.routes):
         if path.endswith(("/backup/info", "/backup/log/tasks", "/backup/tasks", "/restore/tasks")):
             del obshell.routes[path]
-    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
-    try:
+    async with running_poller(obshell_config(tmp_path, obshell.url)) as poller:
         parsed = await _poll(poller)
         second = await _poll(poller)
-    finally:
-        await poller.stop()
     for endpoint in (
         "/api/v1/tenant/:name/backup/info",
         "/api/v1/restore/tasks",
@@ -157,11 +146,8 @@ async def test_tenant_gone_between_calls_is_not_an_error(
     gone = error(400, "OB.Tenant.NotExist", "Tenant 'tenant2' does not exist.")
     for suffix in ("backup/info", "backup/log/tasks", "backup/tasks"):
         obshell.routes[f"/api/v1/tenant/tenant2/{suffix}"] = (400, gone)
-    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
-    try:
+    async with running_poller(obshell_config(tmp_path, obshell.url)) as poller:
         parsed = await _poll(poller)
-    finally:
-        await poller.stop()
     assert not [k for k in parsed if k[0] == "oceanbase_backup_exporter_poll_errors_total"]
     assert value(parsed, "oceanbase_log_backup_delay_seconds", tenant_name="tenant1") == 3.25
     assert value(parsed, "oceanbase_log_backup_delay_seconds", tenant_name="tenant2") is None
@@ -174,11 +160,8 @@ async def test_unknown_status_maps_to_unknown_with_raw_status(
     overview["data"]["statuses"][0]["status"] = "WEIRD_NEW_STATE"
     overview["data"]["statuses"][0]["end_timestamp"] = "0001-01-01T00:00:00Z"
     obshell.routes["/api/v1/obcluster/backup/overview"] = (200, overview)
-    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
-    try:
+    async with running_poller(obshell_config(tmp_path, obshell.url)) as poller:
         parsed = await _poll(poller)
-    finally:
-        await poller.stop()
     assert (
         value(parsed, "oceanbase_backup_task_status", tenant_name="tenant1", status="UNKNOWN") == 1
     )
@@ -219,11 +202,8 @@ async def test_running_restore_from_the_list_without_asking_the_overview(
         "recover_scn": 1728890608464651300,
     }
     obshell.set("/api/v1/restore/tasks", {"contents": [running], "page": {"total_pages": 1}})
-    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
-    try:
+    async with running_poller(obshell_config(tmp_path, obshell.url)) as poller:
         parsed = await _poll(poller)
-    finally:
-        await poller.stop()
     assert (
         value(parsed, "oceanbase_restore_status", tenant_name="rt3", status="RESTORE_WAIT_LS") == 1
     )
@@ -261,13 +241,10 @@ async def test_identity_is_kept_when_ob_info_fails_later(
     # Every poll refreshes the cached identity (hourly otherwise): the same agent answering
     # /api/v1/info vouches for the identity it gave when the refresh fails.
     monkeypatch.setattr(history, "FACT_REFRESH_SECONDS", 0.0)
-    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
-    try:
+    async with running_poller(obshell_config(tmp_path, obshell.url)) as poller:
         await _poll(poller)
         obshell.routes["/api/v1/ob/info"] = (500, "<html>Internal Server Error</html>")
         parsed = await _poll(poller)
-    finally:
-        await poller.stop()
     assert (
         value(parsed, "oceanbase_tenant_info", tenant_name="tenant1", ob_cluster_name="ob-test")
         == 1
@@ -302,11 +279,8 @@ async def test_finished_restore_stays_for_restore_history(
     (tmp_path / "short").mkdir()
     short = obshell_config(tmp_path / "short", obshell.url, extra="    restore_history: 30m\n")
     for config, exported in ((obshell_config(tmp_path, obshell.url), True), (short, False)):
-        poller = Poller(load_config(config))
-        try:
+        async with running_poller(config) as poller:
             parsed = await _poll(poller)
-        finally:
-            await poller.stop()
         failed = value(parsed, "oceanbase_restore_status", tenant_name="rt4", status="RESTORE_FAIL")
         assert failed == (1 if exported else None)
         assert (
@@ -314,11 +288,8 @@ async def test_finished_restore_stays_for_restore_history(
             is None
         )
     # With the default 24h history, the failure is there with a one-line comment.
-    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
-    try:
+    async with running_poller(obshell_config(tmp_path, obshell.url)) as poller:
         parsed = await _poll(poller)
-    finally:
-        await poller.stop()
     assert (
         value(
             parsed,
@@ -379,14 +350,11 @@ async def test_a_404_page_on_the_cluster_backup_overview_falls_back_to_each_tena
         body = seed("tenant_backup_overview")
         body["data"]["status"]["tenant_id"] = tenant_id
         obshell.routes[f"/api/v1/tenant/{name}/backup/overview"] = (200, body)
-    poller = Poller(load_config(obshell_config(tmp_path, obshell.url)))
-    try:
+    async with running_poller(obshell_config(tmp_path, obshell.url)) as poller:
         failed = await _poll(poller)
         obshell.routes[cluster] = working
         obshell.seen.clear()
         recovered = await _poll(poller)
-    finally:
-        await poller.stop()
     status = "oceanbase_backup_task_status"
     supported = "oceanbase_backup_exporter_endpoint_supported"
     # The latest tasks come from the per-tenant route instead; the failure is counted.

@@ -7,11 +7,9 @@ from typing import Any
 
 import pytest
 
-from exporter.config import load_config
-from exporter.poller import Poller
 from tests.helpers.exposition import value
 from tests.helpers.ocp import SEED_LABELS, SEED_OCP_ID, ocp_config, seed_overview
-from tests.helpers.polling import poll_once, scrape
+from tests.helpers.polling import poll_once, running_poller, scrape
 from tests.ocp.stub import CLUSTERS, OcpStub, cluster_item, failure
 
 OVERVIEW_ROUTE = "/api/v2/ob/clusters/:id/backup/overview"
@@ -223,13 +221,10 @@ async def test_a_rotated_password_file_is_used_at_the_next_poll(
     ocp: OcpStub, tmp_path: Path
 ) -> None:
     config = ocp_config(tmp_path, ocp.url, password="old-password")
-    poller = Poller(load_config(config))
-    try:
+    async with running_poller(config) as poller:
         before = await poll_once(poller)
         (tmp_path / "ocp_secret").write_text("ocp-pass\n")
         after = await poll_once(poller)
-    finally:
-        await poller.stop()
 
     assert value(before, ERRORS, endpoint=CLUSTERS, reason="auth") == 1
     assert value(after, "oceanbase_backup_exporter_target_up") == 1
