@@ -469,7 +469,7 @@ class TLSFilesError(Exception):
 
     def __init__(self, key: str, path: object, exc: OSError) -> None:
         reason = exc.strerror or str(exc) or type(exc).__name__
-        super().__init__(f"{key}: cannot load {path}: {reason}"[:300])
+        super().__init__(f"{key}: cannot load {path}: {reason}"[:MESSAGE_LIMIT])
 
 
 class _TLSPending:

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from exporter.snapshot import TargetData
 from exporter.sources.errors import DeadlinePassed, PollError
-from exporter.text import replace_surrogates
-
-# A JSON escape of a UTF-16 surrogate (`\ud800`..`\udfff`): the only way a JSON text that is
-# valid UTF-8 can hold a string that is not.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -92,36 +84,3 @@ async def fan_out(items: Sequence[T], work: Callable[[T], Awaitable[R]], width: 
         for task in workers:
             task.cancel()
     return results  # type: ignore[return-value]  # every slot was filled, or we raised
-
-
-@functools.cache
-def parametrized(generic: Any, model: type[Any]) -> Any:
-    """`generic[model]` made once: pydantic builds a class per subscription (~50 µs), too
-    much to pay on every upstream response."""
-    return generic[model]
-
-
-def json_or_none(body: bytes) -> Any:
-    """The body as JSON, or None when it is not JSON (or nests deeper than Python's stack).
-
-    Every source reads upstream JSON here (pydantic's parser, their fast path, refuses lone
-    surrogates and falls back to this): a lone surrogate in any string or key becomes U+FFFD,
-    so that no upstream string can reach a label, a log line or a page as invalid UTF-8.
-    """
-    try:
-        document = json.loads(body)
-        if _SURROGATE_ESCAPE.search(body):
-            document = _without_surrogates(document)
-    except (ValueError, RecursionError):
-        return None
-    return document
-
-
-def _without_surrogates(node: Any) -> Any:
-    if isinstance(node, str):
-        return replace_surrogates(node)
-    if isinstance(node, dict):
-        return {replace_surrogates(k): _without_surrogates(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_without_surrogates(item) for item in node]
-    return node

@@ -10,22 +10,13 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, OnErrorOmit
+from pydantic import Field, OnErrorOmit
 
+from exporter.sources.envelope import UpstreamEnvelope
+from exporter.sources.envelope import UpstreamModel as UpstreamModel
 from exporter.sources.values import Int
 
 T = TypeVar("T")
-
-
-class UpstreamModel(BaseModel):
-    """Base of every obshell shape: upstream adds fields between versions, so ignore extras.
-
-    Numbers must be what obshell's Go types can hold: NaN, infinities and (see `Int`) integers
-    beyond 64 bits make the response a decode error, instead of values that break float
-    conversion (`float(10**400)` raises) or render as nonsense.
-    """
-
-    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
 
 class ApiError(UpstreamModel):
@@ -36,7 +27,7 @@ class ApiError(UpstreamModel):
     message: str = ""
 
 
-class Envelope(UpstreamModel, Generic[T]):
+class Envelope(UpstreamEnvelope[T], Generic[T]):
     """The response envelope every obshell endpoint wraps its `data` in."""
 
     successful: bool
@@ -44,8 +35,11 @@ class Envelope(UpstreamModel, Generic[T]):
     duration: Int | None = None
     status: Int | None = None
     traceId: str | None = None
-    data: T | None = None
     error: ApiError | None = None
+
+    def succeeded(self) -> bool:
+        """obshell's `successful`."""
+        return self.successful
 
 
 class Contents(UpstreamModel, Generic[T]):

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from exporter.sources.base import json_or_none, parametrized
-from exporter.sources.errors import PollError, shape_problem
-from exporter.sources.http import Response, UpstreamHTTP
+from exporter.sources.envelope import decode, error_object, parametrized
+from exporter.sources.errors import PollError
+from exporter.sources.http import UpstreamHTTP
 from exporter.sources.ocp.models import Envelope
 
 M = TypeVar("M", bound=BaseModel)
@@ -41,31 +41,22 @@ class OcpClient:
     ) -> Answer[M]:
         """GET `path`; `route` is its template (`/api/v2/ob/clusters/:id/backup/overview`)."""
         response = await self._http.get(self._base + path, route, params=params)
-        return decode(route, response, model)
+        envelope: Envelope[M] | None = decode(route, response, parametrized(Envelope, model), judge)
+        assert envelope is not None and envelope.data is not None  # decode's promise
+        return Answer(envelope.data, envelope.timestamp)
 
 
-def decode(route: str, response: Response, model: type[M]) -> Answer[M]:
-    """Judge one OCP answer: its data, or a PollError saying why not."""
-    body = json_or_none(response.body)
-    error = body.get("error") if isinstance(body, dict) else None
-    error = error if isinstance(error, dict) else {}
+def judge(route: str, status: int, body: Any) -> bool:
+    """What a failed OCP answer means: a PollError saying why (OCP has no "absent" answer)."""
+    error = error_object(body)
     # Upstream text last and uncut: PollError cuts at the end, after nothing follows.
     detail = f"{error.get('code', '')}: {error.get('message', '')}"
-    status = response.status
     if status in (401, 403):
         raise PollError("auth", route, f"HTTP {status} {detail}" if error else f"HTTP {status}")
     if not 200 <= status < 300:
         if error:
             raise PollError("api_error", route, f"HTTP {status} {detail}")
         raise PollError("http_status", route, f"HTTP {status} without an OCP error body")
-    if not isinstance(body, dict):
-        raise PollError("decode", route, "response is not a JSON object")
-    if body.get("successful") is False:
+    if isinstance(body, dict) and body.get("successful") is False:
         raise PollError("api_error", route, detail)
-    try:
-        envelope: Envelope[M] = parametrized(Envelope, model).model_validate(body)
-    except ValidationError as exc:
-        raise PollError("decode", route, shape_problem(exc)) from exc
-    if envelope.data is None:
-        raise PollError("decode", route, "response has no data")
-    return Answer(envelope.data, envelope.timestamp)
+    return False

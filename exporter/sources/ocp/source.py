@@ -33,8 +33,9 @@ from exporter.sources.http import UpstreamHTTP
 from exporter.sources.lists import SlowLists
 from exporter.sources.ocp import models as m
 from exporter.sources.ocp.client import Answer, OcpClient
+from exporter.sources.ocp.sizes import storage_bytes
 from exporter.sources.ocp.tenants import TenantReader, TenantState
-from exporter.sources.values import envelope_zone, finite, parse_time
+from exporter.sources.values import envelope_zone, parse_time
 from exporter.states import cluster_state, schedule_state
 
 log = logging.getLogger(__name__)
@@ -44,10 +45,6 @@ OVERVIEW = "/api/v2/ob/clusters/:id/backup/overview"
 PAGE_SIZE = 2000  # OCP's largest page
 # 100,000 clusters: far beyond any OCP; a server that keeps announcing pages is misbehaving.
 MAX_PAGES = 50
-# obStorageVolumeUnit: OCP sizes storage in powers of 1024, as its UI does.
-UNIT_BYTES: dict[str, int] = {
-    unit: 1024**power for power, unit in enumerate(("B", "KB", "MB", "GB", "TB", "PB"))
-}
 STRATEGY = {"HAS_BACKUP_STRATEGY": True, "NO_BACKUP_STRATEGY": False}
 
 
@@ -190,7 +187,8 @@ def _cluster(
     raw_status = overview.obClusterStatus
     raw_schedule = overview.backupScheduleStatus
     try:
-        size = backup_size_bytes(overview)
+        owner = f"cluster {overview.clusterName!r}"
+        size = storage_bytes(overview.backupSize, overview.obStorageVolumeUnit, OVERVIEW, owner)
     except PollError as exc:
         errors.append(exc)
         size = None
@@ -243,17 +241,3 @@ def _with_tenants(cluster: Cluster, states: list[TenantState] | None) -> Cluster
         recovery_point=None,
         log_backup=None if per_tenant else cluster.log_backup,
     )
-
-
-def backup_size_bytes(overview: m.ClusterBackupInfoDetail) -> float | None:
-    """`backupSize` in bytes; an unknown or missing unit is a decode error, never a guess."""
-    if overview.backupSize is None or overview.backupSize < 0:
-        return None
-    unit = (overview.obStorageVolumeUnit or "").strip().upper()
-    if unit not in UNIT_BYTES:
-        shown = repr(overview.obStorageVolumeUnit) if overview.obStorageVolumeUnit else "missing"
-        known = ", ".join(UNIT_BYTES)
-        message = f"obStorageVolumeUnit {shown[:40]} is not one of {known}; size not exported"
-        raise PollError("decode", OVERVIEW, f"cluster {overview.clusterName!r}: {message}")
-    # A size near float's limit times the unit overflows to infinity: unknown, not +Inf.
-    return finite(overview.backupSize * UNIT_BYTES[unit])

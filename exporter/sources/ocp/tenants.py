@@ -26,7 +26,8 @@ from exporter.sources.errors import PollError
 from exporter.sources.lists import SlowLists
 from exporter.sources.ocp import models as m
 from exporter.sources.ocp.client import Answer, OcpClient
-from exporter.sources.values import envelope_zone, finite, parse_time
+from exporter.sources.ocp.sizes import storage_bytes
+from exporter.sources.values import envelope_zone, parse_time
 from exporter.states import (
     RESTORE_FINISHED,
     ocp_data_task_state,
@@ -52,9 +53,6 @@ RESTORE_RUN_SECONDS = 7 * 86400.0
 CLOCK_SLACK_SECONDS = 86400.0  # the window reaches ahead only to absorb clock skew
 CLOCK_SKEW_SECONDS = 60.0  # how far ahead of our clock a log checkpoint may be and still count
 SYS_TENANT_ID = 1
-UNIT_BYTES: dict[str, int] = {
-    unit: 1024**power for power, unit in enumerate(("B", "KB", "MB", "GB", "TB", "PB"))
-}
 Item = TypeVar("Item", bound=BaseModel)
 
 
@@ -292,15 +290,13 @@ def _backup_task(
 
 def _size_bytes(task: m.DataBackupTask, tenant: str, errors: list[PollError]) -> int | None:
     """`backupSize` in `obStorageVolumeUnit`, as bytes; a unit we cannot map is unknown."""
-    if task.backupSize is None or task.backupSize < 0:
+    try:
+        size = storage_bytes(
+            task.backupSize, task.obStorageVolumeUnit, DATA_TASKS, f"tenant {tenant!r}"
+        )
+    except PollError as exc:
+        errors.append(exc)
         return None
-    unit = (task.obStorageVolumeUnit or "").strip().upper()
-    if unit not in UNIT_BYTES:
-        shown = repr(task.obStorageVolumeUnit)[:40] if task.obStorageVolumeUnit else "missing"
-        message = f"tenant {tenant!r}: obStorageVolumeUnit {shown} unknown; size not exported"
-        errors.append(PollError("decode", DATA_TASKS, message))
-        return None
-    size = finite(task.backupSize * UNIT_BYTES[unit])
     return int(size) if size is not None and size < 2**63 else None
 
 
