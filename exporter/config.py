@@ -482,6 +482,10 @@ class ObshellTarget(TargetBase):
         """The obshell agent password, when one is set."""
         return _secret("agent_password", self.agent_password_value, self.agent_password_file)
 
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret the target has: what the poller redacts and watches for rotation."""
+        return tuple(s for s in (self.password, self.agent_password) if s is not None)
+
     def _problems(self) -> list[tuple[str, str]]:
         problems = super()._problems()
         if self.url is None and self.url_list is None:
@@ -556,6 +560,10 @@ class OcpTarget(_SingleUrlTarget):
             "access_key_secret", self.access_key_secret_value, self.access_key_secret_file
         )
 
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret the target has: what the poller redacts and watches for rotation."""
+        return tuple(s for s in (self.password, self.access_key_secret) if s is not None)
+
     def _problems(self) -> list[tuple[str, str]]:
         problems = super()._problems()
         problems += _not_both("password", self.password_value, self.password_file)
@@ -619,6 +627,10 @@ class CloudTarget(_SingleUrlTarget):
         )
         assert secret is not None, "validation requires access_key_secret"
         return secret
+
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret the target has: what the poller redacts and watches for rotation."""
+        return (self.access_key_secret,)
 
     def _problems(self) -> list[tuple[str, str]]:
         problems = super()._problems()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from exporter.snapshot import TargetData
-from exporter.sources.errors import DeadlinePassed, PollError
+from exporter.sources.errors import DeadlinePassed, PollError, Reason
+from exporter.sources.http import Auth, UpstreamHTTP
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -37,6 +39,70 @@ class Source(Protocol):
     def endpoint_support(self) -> Mapping[str, bool]:
         """Which optional endpoints the upstream has, as learned so far."""
         ...
+
+
+# What a source's build function gets: an UpstreamHTTP for the target, given its auth.
+HttpFactory = Callable[[Auth | None], UpstreamHTTP]
+# Failures that end a poll: a wrong credential fails every other request too (and repeated
+# failed logins can lock root@sys), so nothing more is asked.
+FATAL: frozenset[Reason] = frozenset({"auth"})
+
+
+class PollingSource(ABC):
+    """What every source shares: `poll` collects the tolerated failures of `_poll`, and
+    `endpoint_support` tells what `_support` has learned (route template: has it)."""
+
+    def __init__(self) -> None:
+        self._support: dict[str, bool] = {}
+
+    def endpoint_support(self) -> Mapping[str, bool]:
+        """Which optional endpoints the upstream has, as learned so far."""
+        return dict(self._support)
+
+    async def poll(self) -> PollResult:
+        """Poll everything once; failures become PollErrors in the result, never exceptions."""
+        return await poll_collecting_errors(self._poll)
+
+    @abstractmethod
+    async def _poll(self, errors: list[PollError]) -> TargetData | None:
+        """One poll: tolerated failures go in `errors`, a fatal one is raised."""
+
+
+def tolerate(exc: PollError, errors: list[PollError], fatal: Collection[Reason] = FATAL) -> None:
+    """The failure policy of every source: record a failure the poll goes on without, and
+    re-raise one of the `fatal` reasons, which ends the poll."""
+    if exc.reason in fatal:
+        raise exc
+    errors.append(exc)
+
+
+async def tolerated(
+    call: Awaitable[T], errors: list[PollError], fatal: Collection[Reason] = FATAL
+) -> T | None:
+    """`await call`; None when it failed with a failure `tolerate` records."""
+    try:
+        return await call
+    except PollError as exc:
+        tolerate(exc, errors, fatal)
+        return None
+
+
+def settle(outcomes: Sequence[object], errors: list[PollError]) -> None:
+    """The policy over the outcomes of `gather(..., return_exceptions=True)`: the first fatal
+    failure (or bug) is raised before anything is recorded; else every failure is recorded."""
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not (
+            isinstance(outcome, PollError) and outcome.reason not in FATAL
+        ):
+            raise outcome
+    errors.extend(outcome for outcome in outcomes if isinstance(outcome, PollError))
+
+
+def fill(route: str, **segments: str) -> str:
+    """The path of a route template: each `:name` replaced by the (already encoded) value."""
+    for name, value in segments.items():
+        route = route.replace(f":{name}", value)
+    return route
 
 
 async def poll_collecting_errors(

@@ -31,7 +31,7 @@ from exporter.snapshot import (
     TargetSnapshot,
     Tenant,
 )
-from exporter.sources.obshell import source as routes
+from exporter.sources.obshell import routes
 from tests.conftest import run_cli, value
 from tests.hardening.conftest import (
     ExporterProcess,

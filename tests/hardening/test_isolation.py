@@ -23,7 +23,7 @@ from exporter import poller as poller_module
 from exporter.config import load_config
 from exporter.poller import Poller
 from exporter.simulator import Simulator
-from exporter.sources.obshell import source as routes
+from exporter.sources.obshell import routes
 from tests.conftest import value
 from tests.hardening.conftest import ExporterProcess, rendered, secret_file, target_line
 from tests.hardening.raw_agent import ALL_PATHS, RawAgent, no_answer

@@ -32,7 +32,7 @@ from exporter.simulator import Simulator
 from exporter.sources.base import PollResult
 from exporter.sources.errors import PollError
 from exporter.sources.http import RequestStats
-from exporter.sources.obshell import source as routes
+from exporter.sources.obshell import routes
 from tests.conftest import PASSWORD, obshell_config, standard_routes, value
 from tests.hardening.conftest import (
     ExporterProcess,

@@ -31,9 +31,9 @@ from exporter.sources.envelope import decode, json_or_none, parametrized
 from exporter.sources.errors import PollError
 from exporter.sources.http import Fetch, Response
 from exporter.sources.obshell.models import AgentSecret, AgentStatus, Envelope
+from exporter.sources.obshell.routes import INFO as INFO_PATH
+from exporter.sources.obshell.routes import SECRET as SECRET_PATH
 
-INFO_PATH = "/api/v1/info"
-SECRET_PATH = "/api/v1/secret"  # noqa: S105 - a route, not a password
 # Routes obshell serves without auth; a stale header on them would only earn a 401.
 UNAUTHENTICATED_PATHS = frozenset({INFO_PATH, SECRET_PATH, "/api/v1/status", "/api/v1/time"})
 # The SDKs use 60 s; obshell only checks that the expiry has not passed when it receives

@@ -14,24 +14,17 @@ from urllib.parse import quote, urlencode
 from pydantic import BaseModel
 
 from exporter.sources.envelope import decode, error_object, parametrized
-from exporter.sources.errors import PollError
+from exporter.sources.errors import PollError, Reason
 from exporter.sources.http import Response, UpstreamHTTP
 from exporter.sources.obshell.models import Envelope
+from exporter.sources.obshell.routes import OPTIONAL_ROUTES
 
 M = TypeVar("M", bound=BaseModel)
 
-# Routes added in obshell 4.3.2; older agents answer them with the unknown-route 404.
-OPTIONAL_ROUTES = frozenset(
-    {
-        "/api/v1/tenant/:name/backup/info",
-        "/api/v1/tenant/:name/backup/log/tasks",
-        "/api/v1/tenant/:name/backup/tasks",
-        "/api/v1/restore/tasks",
-    }
-)
 # 400s that mean "this tenant is gone" (current and pre-4.3.1 spellings).
 _TENANT_GONE_CODES = frozenset({"OB.Tenant.NotExist"})
-_TRANSPORT_REASONS = frozenset({"timeout", "connection", "tls"})
+# Failures of one node, not of the cluster: the next node is tried.
+TRANSPORT_REASONS: frozenset[Reason] = frozenset({"timeout", "connection", "tls"})
 MAX_SEGMENTS = 10_000
 
 
@@ -89,7 +82,7 @@ class ObshellClient:
             try:
                 response = await self._http.get(self._bases[index] + path, route)
             except PollError as exc:
-                if exc.reason not in _TRANSPORT_REASONS:
+                if exc.reason not in TRANSPORT_REASONS:
                     raise
                 failure = exc
                 continue

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, tzinfo
 
@@ -27,12 +26,13 @@ from exporter.snapshot import (
     TargetData,
     Tenant,
 )
-from exporter.sources.base import PollResult, fan_out, poll_collecting_errors
+from exporter.sources.base import PollingSource, fan_out, fill, settle
 from exporter.sources.errors import PollError
 from exporter.sources.http import UpstreamHTTP
 from exporter.sources.lists import SlowLists
 from exporter.sources.ocp import models as m
 from exporter.sources.ocp.client import Answer, OcpClient
+from exporter.sources.ocp.routes import CLUSTERS, OVERVIEW
 from exporter.sources.ocp.sizes import storage_bytes
 from exporter.sources.ocp.tenants import TenantReader, TenantState
 from exporter.sources.values import envelope_zone, parse_time
@@ -40,18 +40,19 @@ from exporter.states import cluster_state, schedule_state
 
 log = logging.getLogger(__name__)
 
-CLUSTERS = "/api/v2/ob/clusters"
-OVERVIEW = "/api/v2/ob/clusters/:id/backup/overview"
 PAGE_SIZE = 2000  # OCP's largest page
 # 100,000 clusters: far beyond any OCP; a server that keeps announcing pages is misbehaving.
 MAX_PAGES = 50
 STRATEGY = {"HAS_BACKUP_STRATEGY": True, "NO_BACKUP_STRATEGY": False}
 
 
-class OcpSource:
-    """The OCP source of one target; it keeps nothing between polls."""
+class OcpSource(PollingSource):
+    """The OCP source of one target; between polls it keeps only its slow lists (read again
+    as exporter.sources.lists says). OCP API v2 has every route in every version we poll:
+    no endpoint support to learn."""
 
     def __init__(self, target: OcpTarget, http: UpstreamHTTP) -> None:
+        super().__init__()
         self._target = target
         self._client = OcpClient(http, target.url)
         self._tenants = TenantReader(
@@ -64,14 +65,6 @@ class OcpSource:
         self._cluster_lists: SlowLists[list[m.ObCluster]] = SlowLists(
             target.interval, target.stale_after
         )
-
-    def endpoint_support(self) -> Mapping[str, bool]:
-        """OCP API v2 has both routes in every version we poll: nothing to learn."""
-        return {}
-
-    async def poll(self) -> PollResult:
-        """Poll everything once; failures become PollErrors in the result, never exceptions."""
-        return await poll_collecting_errors(self._poll)
 
     async def _poll(self, errors: list[PollError]) -> TargetData:
         now = time.time()
@@ -122,20 +115,14 @@ class OcpSource:
     ) -> Cluster | None:
         overview: m.ClusterBackupInfoDetail | None = None
         zone: tzinfo = self._target.timezone or UTC
-        path = f"{CLUSTERS}/{listed.id}/backup/overview"
+        path = fill(OVERVIEW, id=str(listed.id))
         fetched, tenants = await asyncio.gather(
             self._client.get(OVERVIEW, path, m.ClusterBackupInfoDetail),
             self._tenants.tenants(listed.id, now, errors),
             return_exceptions=True,
         )
-        for outcome in (fetched, tenants):
-            if isinstance(outcome, PollError) and outcome.reason == "auth":
-                raise outcome
-            if isinstance(outcome, BaseException) and not isinstance(outcome, PollError):
-                raise outcome
-        if isinstance(fetched, PollError):
-            errors.append(fetched)
-        elif isinstance(fetched, Answer):
+        settle((fetched, tenants), errors)
+        if isinstance(fetched, Answer):
             overview, zone = fetched.data, self._zone(fetched)
         states = tenants if isinstance(tenants, list) else None
         identity = _identity(listed, overview)

@@ -21,11 +21,12 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from exporter.snapshot import BackupTask, LogBackup, Restore, Tenant
-from exporter.sources.base import fan_out
+from exporter.sources.base import fan_out, fill, tolerate, tolerated
 from exporter.sources.errors import PollError
 from exporter.sources.lists import SlowLists
 from exporter.sources.ocp import models as m
 from exporter.sources.ocp.client import Answer, OcpClient
+from exporter.sources.ocp.routes import DATA_TASKS, LOG_TASKS, RESTORE_TASKS, TENANTS
 from exporter.sources.ocp.sizes import storage_bytes
 from exporter.sources.values import envelope_zone, parse_time
 from exporter.states import (
@@ -37,11 +38,6 @@ from exporter.states import (
 
 log = logging.getLogger(__name__)
 
-CLUSTERS = "/api/v2/ob/clusters"
-TENANTS = "/api/v2/ob/clusters/:id/tenants"
-DATA_TASKS = "/api/v2/ob/clusters/:id/tenants/:tenantId/backup/task/dataBackupTasks"
-LOG_TASKS = "/api/v2/ob/clusters/:id/tenants/:tenantId/backup/task/logBackupTasks"
-RESTORE_TASKS = "/api/v2/ob/clusters/:id/tenants/:tenantId/backup/task/restoreTasks"
 PAGE_SIZE = 2000  # OCP's largest page
 MAX_TENANT_PAGES = 10
 MAX_TASK_PAGES = 5
@@ -98,18 +94,17 @@ class TenantReader:
         self, ocp_cluster_id: int, now: float, errors: list[PollError]
     ) -> list[TenantState] | None:
         """Every user tenant of the cluster with its tasks; None when the list failed."""
-        base = f"{CLUSTERS}/{ocp_cluster_id}/tenants"
+        cluster = str(ocp_cluster_id)
+        path = fill(TENANTS, id=cluster)
         try:
             listed, self._read_at[ocp_cluster_id] = await self._lists.get(
                 ocp_cluster_id,
                 now,
-                lambda: self._pages(TENANTS, base, m.ObTenant, {}, MAX_TENANT_PAGES),
+                lambda: self._pages(TENANTS, path, m.ObTenant, {}, MAX_TENANT_PAGES),
             )
         except PollError as exc:
             self._read_at.pop(ocp_cluster_id, None)
-            if exc.reason == "auth":
-                raise
-            errors.append(exc)
+            tolerate(exc, errors)
             return None
         users: dict[int, m.ObTenant] = {}
         for item, _ in listed:
@@ -122,23 +117,21 @@ class TenantReader:
             users.setdefault(item.id, item)  # a tenant shifted onto the next page: keep one
         return await fan_out(
             list(users.values()),
-            lambda t: self._tenant(f"{base}/{t.id}", t, now, errors),
+            lambda t: self._tenant(cluster, t, now, errors),
             self._width,
         )
 
     async def _tenant(
-        self, path: str, item: m.ObTenant, now: float, errors: list[PollError]
+        self, cluster: str, item: m.ObTenant, now: float, errors: list[PollError]
     ) -> TenantState:
         data_window = _window(now - DATA_WINDOW_SECONDS, now)
         restore_window = _window(now - RESTORE_RUN_SECONDS - self._restore_history, now)
+        ids = {"id": cluster, "tenantId": str(item.id)}
         data, logs, restores = await asyncio.gather(
-            self._optional(DATA_TASKS, f"{path}/backup/task/dataBackupTasks", m.DataBackupTask,
-                           data_window, errors),
-            self._optional(LOG_TASKS, f"{path}/backup/task/logBackupTasks", m.LogBackupTask,
-                           {}, errors),
-            self._optional(RESTORE_TASKS, f"{path}/backup/task/restoreTasks", m.RestoreTask,
-                           restore_window, errors),
-        )  # fmt: skip
+            self._optional(DATA_TASKS, ids, m.DataBackupTask, data_window, errors),
+            self._optional(LOG_TASKS, ids, m.LogBackupTask, {}, errors),
+            self._optional(RESTORE_TASKS, ids, m.RestoreTask, restore_window, errors),
+        )
         assert item.obTenantId is not None  # checked by the caller
         backups = _data_state(data, item.name, errors)
         log_backup = _log_backup(logs, now, item.name, errors)
@@ -166,19 +159,14 @@ class TenantReader:
     async def _optional(
         self,
         route: str,
-        path: str,
+        ids: dict[str, str],
         model: type[Item],
         params: dict[str, str],
         errors: list[PollError],
     ) -> list[tuple[Item, tzinfo]]:
-        """A task list; a failure other than auth is recorded and reads as no tasks known."""
-        try:
-            return await self._pages(route, path, model, params, MAX_TASK_PAGES)
-        except PollError as exc:
-            if exc.reason == "auth":
-                raise
-            errors.append(exc)
-            return []
+        """A task list; a tolerated failure is recorded and reads as no tasks known."""
+        call = self._pages(route, fill(route, **ids), model, params, MAX_TASK_PAGES)
+        return await tolerated(call, errors) or []
 
     async def _pages(
         self,
