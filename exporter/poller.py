@@ -52,6 +52,7 @@ from exporter.config import (
     Target,
     TLSConfig,
 )
+from exporter.logs import fields
 from exporter.snapshot import HistogramSnapshot, TargetData, TargetHealth, TargetSnapshot
 from exporter.sources import cloud, obshell, ocp
 from exporter.sources.base import HttpFactory, PollResult, Source
@@ -262,7 +263,9 @@ class TargetRunner:
                 # Sources turn every upstream failure into a PollError, so this is a bug of
                 # ours. Count a failed poll rather than let the loop die and leave the target's
                 # last `up` and data standing as if it were still polled.
-                log.error("poll crashed (a bug): target=%s", self.target.name, exc_info=True)
+                log.error(
+                    "poll crashed (a bug)", extra=fields(target=self.target.name), exc_info=True
+                )
                 result = PollResult(data=None)
                 crash = f"internal error: {type(exc).__name__} (see the exporter's log)"
             finally:
@@ -294,9 +297,14 @@ class TargetRunner:
             health.last_error = f"{first.endpoint}: {first.reason}: {messages[0]}"
         for error, message in zip(result.errors, messages, strict=True):
             log.warning(
-                "poll failed: target=%s endpoint=%s reason=%s error=%s",
-                self.target.name, error.endpoint, error.reason, message,
-            )  # fmt: skip
+                "poll failed",
+                extra=fields(
+                    target=self.target.name,
+                    endpoint=error.endpoint,
+                    reason=error.reason,
+                    error=message,
+                ),
+            )
         if auth_failed:
             health.auth_failures += 1
             self.next_delay = min(
@@ -342,7 +350,9 @@ class TargetRunner:
                 fingerprint = credentials_fingerprint(self.target)
                 if fingerprint != self._fingerprint:
                     self._fingerprint = fingerprint
-                    log.info("credentials changed: target=%s retrying now", self.target.name)
+                    log.info(
+                        "credentials changed, retrying now", extra=fields(target=self.target.name)
+                    )
                     return
 
     def probed_recently(self) -> bool:

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from pydantic import BaseModel
 
 from exporter.config import CloudTarget
+from exporter.logs import fields
 from exporter.snapshot import (
     BackupSet,
     Cluster,
@@ -111,7 +112,8 @@ class CloudSource(PollingSource):
                 break
         else:
             log.warning(
-                "target=%s: more than %d pages of %s; stopped", self._target.name, MAX_PAGES, route
+                "more pages than read; stopped",
+                extra=fields(target=self._target.name, endpoint=route, pages=MAX_PAGES),
             )
         return items
 

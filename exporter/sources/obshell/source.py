@@ -13,6 +13,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from exporter.config import ObshellTarget
+from exporter.logs import fields
 from exporter.snapshot import (
     BackupTask,
     Cluster,
@@ -196,10 +197,11 @@ class ObshellSource(PollingSource):
         """
         if self._support.get(TENANTS) is not False:
             log.warning(
-                "target=%s: obshell %s has no backup API (it came with obshell 4.2.4): only the"
-                " cluster's identity is exported; upgrade the agent to monitor backups",
-                self._target.name,
-                self._agent_version or "(unknown version)",
+                "obshell has no backup API (it came with obshell 4.2.4): only the cluster's"
+                " identity is exported; upgrade the agent to monitor backups",
+                extra=fields(
+                    target=self._target.name, version=self._agent_version or "(unknown version)"
+                ),
             )
         self._support.update(dict.fromkeys(BACKUP_API, False))
         return TargetData(clusters=(Cluster(identity=identity),), polled_at=now)

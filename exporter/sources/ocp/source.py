@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import UTC, tzinfo
 
 from exporter.config import OcpTarget
+from exporter.logs import fields
 from exporter.snapshot import (
     Cluster,
     ClusterIdentity,
@@ -57,6 +58,7 @@ class OcpSource(PollingSource):
         self._client = OcpClient(http, target.url)
         self._tenants = TenantReader(
             self._client,
+            target.name,
             target.timezone,
             target.restore_history,
             target.max_concurrency,
@@ -106,8 +108,10 @@ class OcpSource(PollingSource):
             if page >= pages or not answer.data.contents:
                 break
         else:
-            name = self._target.name
-            log.warning("target=%s: more than %d pages of clusters; stopped", name, MAX_PAGES)
+            log.warning(
+                "more pages than read; stopped",
+                extra=fields(target=self._target.name, endpoint=CLUSTERS, pages=MAX_PAGES),
+            )
         return list(found.values())
 
     async def _cluster(

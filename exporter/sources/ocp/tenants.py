@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from exporter.logs import fields
 from exporter.snapshot import BackupTask, LogBackup, Restore, Tenant
 from exporter.sources.base import fan_out, fill, tolerate, tolerated
 from exporter.sources.errors import PollError
@@ -66,12 +67,14 @@ class TenantReader:
     def __init__(
         self,
         client: OcpClient,
+        target_name: str,
         configured_zone: tzinfo | None,
         restore_history: float,
         width: int,
         lists: SlowLists[list[tuple[m.ObTenant, tzinfo]]],
     ) -> None:
         self._client = client
+        self._target_name = target_name
         self._configured_zone = configured_zone
         self._restore_history = restore_history
         # Tenants polled at once (the target's max_concurrency): not one task each up front.
@@ -193,7 +196,10 @@ class TenantReader:
             if page is None or number >= page.totalPages or not answer.data.contents:
                 break
         else:
-            log.warning("%s: more than %d pages; stopped", route, max_pages)
+            log.warning(
+                "more pages than read; stopped",
+                extra=fields(target=self._target_name, endpoint=route, pages=max_pages),
+            )
         return items
 
 
