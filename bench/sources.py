@@ -3,21 +3,33 @@
 The simulator (in another process, answering at once) serves one OCP and one Cloud account
 with `--clusters` clusters of `--tenants` tenants each; N OCP and N Cloud targets poll it. The
 first poll (connections, slow lists) is a warm-up; the second is measured, as a running
-exporter spends its life in that state. Prints one JSON object per source (one line each).
+exporter spends its life in that state. Then the answers' decoding alone: the simulator's
+answers to each source's routes, decoded again and again (the best of five rounds).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
 
 from bench.fleet import fleet, process_cpu
 from exporter.config import load_config
 from exporter.poller import Poller
+from exporter.sources.cloud import client as cloud_client
+from exporter.sources.cloud import models as cm
+from exporter.sources.envelope import Judge, UpstreamEnvelope, decode, parametrized
+from exporter.sources.http import Response
+from exporter.sources.ocp import client as ocp_client
+from exporter.sources.ocp import models as om
 
 TARGETS = 20
 CLUSTERS = 5
@@ -55,6 +67,60 @@ async def _measure(config: Path) -> dict[str, float]:
     return {"wall": wall, "cpu": cpu, "requests": requests, "failed": failed}
 
 
+# One source's recorded answers: (envelope, judge, [(body, data model)]).
+Recorded = tuple[type[UpstreamEnvelope[Any]], Judge, list[tuple[bytes, type[BaseModel]]]]
+
+
+def _recorded(base: str) -> dict[str, Recorded]:
+    """The simulator's answers to the routes a steady poll of each source asks."""
+    ocp_auth = httpx.BasicAuth(OCP_USER, OCP_PASSWORD)
+    cloud_auth = httpx.DigestAuth(CLOUD_KEY, CLOUD_SECRET)
+
+    def get(path: str, auth: httpx.Auth, **params: str) -> bytes:
+        return httpx.get(base + path, auth=auth, params=params, timeout=10).content
+
+    clusters = get("/api/v2/ob/clusters", ocp_auth)
+    cluster = om.Envelope[om.Paged[om.ObCluster]].model_validate_json(clusters)
+    cid = cluster.data.contents[0].id if cluster.data else 0
+    tenants = get(f"/api/v2/ob/clusters/{cid}/tenants", ocp_auth)
+    tenant = om.Envelope[om.Paged[om.ObTenant]].model_validate_json(tenants)
+    tasks = f"/api/v2/ob/clusters/{cid}/tenants/{tenant.data.contents[-1].id if tenant.data else 0}"
+    instances = get("/api/v2/instances", cloud_auth, requestId=str(uuid.uuid4()))
+    instance = cm.Envelope[cm.PagingData[cm.Instance]].model_validate_json(instances)
+    iid = instance.data.dataList[0].instanceId if instance.data else ""
+    cloud_get: Callable[[str], bytes] = lambda path: get(  # noqa: E731
+        f"/api/v2/instances/{iid}{path}", cloud_auth, requestId=str(uuid.uuid4())
+    )
+    return {
+        "ocp": (om.Envelope, ocp_client.judge, [
+            (clusters, om.Paged[om.ObCluster]),
+            (get(f"/api/v2/ob/clusters/{cid}/backup/overview", ocp_auth), om.ClusterBackupInfoDetail),
+            (tenants, om.Paged[om.ObTenant]),
+            (get(f"{tasks}/backup/task/dataBackupTasks", ocp_auth), om.Paged[om.DataBackupTask]),
+            (get(f"{tasks}/backup/task/logBackupTasks", ocp_auth), om.Paged[om.LogBackupTask]),
+        ]),
+        "cloud": (cm.Envelope, cloud_client.judge, [
+            (instances, cm.PagingData[cm.Instance]),
+            (cloud_get("/backup/data/sets"), cm.PagingData[cm.BackupSet]),
+            (cloud_get("/backup/restore/tenants"), cm.RestorableTenants),
+        ]),
+    }  # fmt: skip
+
+
+def _decode_cost(recorded: Recorded, rounds: int = 5, repeat: int = 2000) -> tuple[float, float]:
+    """CPU µs to decode one of the answers (best round), and their mean size in bytes."""
+    envelope, judge, answers = recorded
+    calls = [(Response(200, {}, body), parametrized(envelope, model)) for body, model in answers]
+    best = float("inf")
+    for _ in range(rounds):
+        started = process_cpu()
+        for _ in range(repeat):
+            for response, parsed in calls:
+                decode("/bench", response, parsed, judge)
+        best = min(best, (process_cpu() - started) / (repeat * len(calls)))
+    return best * 1e6, sum(len(body) for body, _ in answers) / len(answers)
+
+
 def run(targets: int = TARGETS, clusters: int = CLUSTERS, tenants: int = TENANTS) -> None:
     """Measure each source in turn against one simulator; print a markdown table."""
     print(
@@ -74,6 +140,13 @@ def run(targets: int = TARGETS, clusters: int = CLUSTERS, tenants: int = TENANTS
                 f" | {per_request:.3f} | {r['failed']:.0f} |",
                 flush=True,
             )
+        recorded = _recorded(base)
+    print()
+    print("| source | decode CPU µs per answer | mean answer bytes |")
+    print("|---|---|---|")
+    for source, answers in recorded.items():
+        micros, size = _decode_cost(answers)
+        print(f"| {source} | {micros:.1f} | {size:.0f} |", flush=True)
 
 
 def main() -> None:

@@ -119,6 +119,25 @@ def error_object(body: Any) -> dict[str, Any]:
     return error if isinstance(error, dict) else {}
 
 
+def judge_failure(
+    route: str, status: int, detail: str, described: bool, refused: bool, upstream: str
+) -> bool:
+    """The judgement of upstreams without an "absent" answer (OCP, Cloud): 401 and 403 are
+    `auth` (with `detail` when the body `described` the failure); another status outside 2xx
+    is `api_error` when described, else `http_status`; a 2xx the envelope says is `refused`
+    is an `api_error`. `detail` ends with the upstream's text: PollError cuts only at the end.
+    """
+    if status in (401, 403):
+        raise PollError("auth", route, f"HTTP {status} {detail}" if described else f"HTTP {status}")
+    if not 200 <= status < 300:
+        if described:
+            raise PollError("api_error", route, f"HTTP {status} {detail}")
+        raise PollError("http_status", route, f"HTTP {status} without {upstream} error body")
+    if refused:
+        raise PollError("api_error", route, detail)
+    return False
+
+
 def _without_surrogates(node: Any) -> Any:
     if isinstance(node, str):
         return replace_surrogates(node)

@@ -16,8 +16,7 @@ from urllib.parse import urlencode
 from pydantic import BaseModel
 
 from exporter.sources.cloud.models import Envelope
-from exporter.sources.envelope import decode, parametrized
-from exporter.sources.errors import PollError
+from exporter.sources.envelope import decode, judge_failure, parametrized
 from exporter.sources.http import UpstreamHTTP
 
 M = TypeVar("M", bound=BaseModel)
@@ -51,15 +50,8 @@ def judge(route: str, status: int, body: Any) -> bool:
     envelope = body if isinstance(body, dict) else {}
     failed = envelope.get("success") is False or "errorCode" in envelope
     detail = _failure(envelope)
-    if status in (401, 403):
-        raise PollError("auth", route, f"HTTP {status} {detail}" if failed else f"HTTP {status}")
-    if not 200 <= status < 300:
-        if failed:
-            raise PollError("api_error", route, f"HTTP {status} {detail}")
-        raise PollError("http_status", route, f"HTTP {status} without a Cloud error body")
-    if envelope.get("success") is False:
-        raise PollError("api_error", route, detail)
-    return False
+    refused = envelope.get("success") is False
+    return judge_failure(route, status, detail, failed, refused, "a Cloud")
 
 
 def _failure(envelope: Mapping[str, Any]) -> str:

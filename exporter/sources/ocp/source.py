@@ -12,13 +12,11 @@ a data backup exists) only when its tenant list could not be read.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from dataclasses import replace
 from datetime import UTC, tzinfo
 
 from exporter.config import OcpTarget
-from exporter.logs import fields
 from exporter.snapshot import (
     Cluster,
     ClusterIdentity,
@@ -39,9 +37,6 @@ from exporter.sources.ocp.tenants import TenantReader, TenantState
 from exporter.sources.values import envelope_zone, parse_time
 from exporter.states import cluster_state, schedule_state
 
-log = logging.getLogger(__name__)
-
-PAGE_SIZE = 2000  # OCP's largest page
 # 100,000 clusters: far beyond any OCP; a server that keeps announcing pages is misbehaving.
 MAX_PAGES = 50
 STRATEGY = {"HAS_BACKUP_STRATEGY": True, "NO_BACKUP_STRATEGY": False}
@@ -55,10 +50,9 @@ class OcpSource(PollingSource):
     def __init__(self, target: OcpTarget, http: UpstreamHTTP) -> None:
         super().__init__()
         self._target = target
-        self._client = OcpClient(http, target.url)
+        self._client = OcpClient(http, target.url, target.name)
         self._tenants = TenantReader(
             self._client,
-            target.name,
             target.timezone,
             target.restore_history,
             target.max_concurrency,
@@ -98,20 +92,10 @@ class OcpSource(PollingSource):
 
     async def _clusters(self) -> list[m.ObCluster]:
         found: dict[int, m.ObCluster] = {}
-        for page in range(1, MAX_PAGES + 1):
-            params = {"page": str(page), "size": str(PAGE_SIZE)}
-            answer = await self._client.get(CLUSTERS, CLUSTERS, m.Paged[m.ObCluster], params)
-            # A cluster created while we page can shift another onto the next page: keep one.
-            for cluster in answer.data.contents:
-                found.setdefault(cluster.id, cluster)
-            pages = answer.data.page.totalPages if answer.data.page else 1
-            if page >= pages or not answer.data.contents:
-                break
-        else:
-            log.warning(
-                "more pages than read; stopped",
-                extra=fields(target=self._target.name, endpoint=CLUSTERS, pages=MAX_PAGES),
-            )
+        listed = await self._client.pages(CLUSTERS, CLUSTERS, m.ObCluster, {}, MAX_PAGES)
+        # A cluster created while we page can shift another onto the next page: keep one.
+        for cluster, _ in listed:
+            found.setdefault(cluster.id, cluster)
         return list(found.values())
 
     async def _cluster(

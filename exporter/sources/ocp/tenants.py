@@ -12,7 +12,6 @@ the newest FAILED at once.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -20,13 +19,12 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from exporter.logs import fields
 from exporter.snapshot import BackupTask, LogBackup, Restore, Tenant
 from exporter.sources.base import fan_out, fill, tolerate, tolerated
 from exporter.sources.errors import PollError
 from exporter.sources.lists import SlowLists
 from exporter.sources.ocp import models as m
-from exporter.sources.ocp.client import Answer, OcpClient
+from exporter.sources.ocp.client import OcpClient
 from exporter.sources.ocp.routes import DATA_TASKS, LOG_TASKS, RESTORE_TASKS, TENANTS
 from exporter.sources.ocp.sizes import storage_bytes
 from exporter.sources.values import envelope_zone, parse_time
@@ -37,9 +35,6 @@ from exporter.states import (
     restore_state,
 )
 
-log = logging.getLogger(__name__)
-
-PAGE_SIZE = 2000  # OCP's largest page
 MAX_TENANT_PAGES = 10
 MAX_TASK_PAGES = 5
 # Long enough to hold a DONE backup under a weekly schedule that missed a few runs; a tenant
@@ -67,14 +62,12 @@ class TenantReader:
     def __init__(
         self,
         client: OcpClient,
-        target_name: str,
         configured_zone: tzinfo | None,
         restore_history: float,
         width: int,
         lists: SlowLists[list[tuple[m.ObTenant, tzinfo]]],
     ) -> None:
         self._client = client
-        self._target_name = target_name
         self._configured_zone = configured_zone
         self._restore_history = restore_history
         # Tenants polled at once (the target's max_concurrency): not one task each up front.
@@ -179,28 +172,9 @@ class TenantReader:
         params: dict[str, str],
         max_pages: int,
     ) -> list[tuple[Item, tzinfo]]:
-        """Every item of a list with its zone; one request when OCP does not page it."""
-        items: list[tuple[Item, tzinfo]] = []
-        for number in range(1, max_pages + 1):
-            query = {**params, "page": str(number), "size": str(PAGE_SIZE)}
-            answer: Answer[m.Paged[Item]] = await self._client.get(
-                route,
-                path,
-                m.Paged[model],  # type: ignore[valid-type]
-                query,
-            )
-            zone = envelope_zone(self._configured_zone, answer.timestamp)
-            items.extend((item, zone) for item in answer.data.contents)
-            page = answer.data.page
-            # `{contents}` without `page` is the whole list (OCP's IterableResponse).
-            if page is None or number >= page.totalPages or not answer.data.contents:
-                break
-        else:
-            log.warning(
-                "more pages than read; stopped",
-                extra=fields(target=self._target_name, endpoint=route, pages=max_pages),
-            )
-        return items
+        """Every item of a list with its zone."""
+        listed = await self._client.pages(route, path, model, params, max_pages)
+        return [(item, envelope_zone(self._configured_zone, stamp)) for item, stamp in listed]
 
 
 def _window(start: float, now: float) -> dict[str, str]:
