@@ -1,9 +1,10 @@
 """obshell's JSON shapes, as pydantic models: the one definition of each upstream shape.
 
 The exporter parses responses with them and the simulator serialises its state with them, so
-the two cannot drift apart. Field names and types follow obshell's Go structs (see
-shared/research/obshell-api.md): timestamps stay strings here because their offset handling
-depends on the target's config, and SCNs stay Python ints so they are exact.
+the two cannot drift apart. Field names and types follow obshell's Go structs (oceanbase/obshell:
+the types its handlers under ob/agent/api answer with): timestamps stay strings here because
+their offset handling depends on the target's config, and SCNs stay Python ints so they are
+exact.
 """
 
 from __future__ import annotations

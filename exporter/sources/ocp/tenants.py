@@ -1,12 +1,13 @@
 """One OCP cluster's tenants and their newest backup, log backup and restore tasks.
 
 Per cluster: the tenant list (paged like the cluster list); per user tenant, three task routes
-(shared/research/ocp-and-cloud-api.md, S7, S8, S10). The routes document a time window
-(`startTime`/`endTime`, UTC `...Z`) but no paging and no order, so the exporter asks for one
-page of OCP's largest size inside a window, reads on only while OCP says there are more pages
-(a server that pages: the newest task can be on any page when no order is documented), and
-picks the newest task itself. One list per kind gives the newest task, the newest DONE and
-the newest FAILED at once.
+(OCP's "View data backup tasks", "View log backup tasks" and "View restore tasks" of a tenant:
+en.oceanbase.com/docs/common-ocp-10000000001626257, -258 and -259). The routes document a
+time window (`startTime`/`endTime`, UTC `...Z`) but no paging and no order, so the exporter
+asks for one page of OCP's largest size inside a window, reads on only while OCP says there
+are more pages (a server that pages: the newest task can be on any page when no order is
+documented), and picks the newest task itself. One list per kind gives the newest task, the
+newest DONE and the newest FAILED at once.
 """
 
 from __future__ import annotations
