@@ -460,7 +460,8 @@ class HTTPClients:
     """Shared aiohttp sessions, one per distinct TLS setting (a session holds one SSLContext).
 
     aiohttp directly, not httpx over it: httpx's layers (request building, auth-flow
-    generators, cookies, response wrapping) cost ~5x the CPU of a bare aiohttp request.
+    generators, cookies, response wrapping) cost several times the CPU of a bare aiohttp
+    request (docs/benchmarks.md).
     """
 
     def __init__(self) -> None:

@@ -20,9 +20,10 @@ def secret_reader(secret: Secret) -> Callable[[], str]:
 
     Auths ask for the secret on every request so that a rotated file is used at once; a
     `stat` (inode, size, mtime and ctime in ns: Kubernetes swaps a symlink, an editor or
-    `echo >` rewrites in place) tells that as surely for a fifth of the CPU of opening and
-    reading the file. The stat comes before the read, so a change racing the two is read
-    again by the next call. A file that cannot be stat'ed is read, to raise the usual error.
+    `echo >` rewrites in place) tells that as surely for much less CPU than opening and
+    reading the file (docs/benchmarks.md). The stat comes before the read, so a change racing
+    the two is read again by the next call. A file that cannot be stat'ed is read, to raise
+    the usual error.
     """
     path = secret.file
     if path is None:

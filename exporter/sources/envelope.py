@@ -61,8 +61,8 @@ Judge = Callable[[str, int, Any], bool]
 
 @functools.cache
 def parametrized(generic: Any, model: type[Any]) -> Any:
-    """`generic[model]` made once: pydantic builds a class per subscription (~50 µs), too
-    much to pay on every upstream response."""
+    """`generic[model]` made once: pydantic builds a class per subscription, too much to pay
+    on every upstream response (docs/benchmarks.md)."""
     return generic[model]
 
 
@@ -73,9 +73,10 @@ def decode(route: str, response: Response, envelope: type[E], judge: Judge) -> E
     Raises PollError for everything else: the failure `judge` recognises, or a decode error.
     """
     if 200 <= response.status < 300:
-        # The common case, parsed straight from bytes by pydantic's own JSON parser: about
-        # half the cost of json.loads plus validating the dict. Anything unusual (a failure,
-        # a lone surrogate, a bad shape) takes the slow path below, which explains it.
+        # The common case, parsed straight from bytes by pydantic's own JSON parser: far
+        # cheaper than json.loads plus validating the dict (docs/benchmarks.md). Anything
+        # unusual (a failure, a lone surrogate, a bad shape) takes the slow path below, which
+        # explains it.
         try:
             fast = envelope.model_validate_json(response.body)
         except ValidationError:

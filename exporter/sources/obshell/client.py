@@ -43,7 +43,7 @@ class ObshellClient:
         self._http = http
         self._bases = [url.rstrip("/") for url in base_urls]
         self._active = 0
-        # Tenant names as path segments, quoted once (a few µs each time otherwise).
+        # Tenant names as path segments, quoted once, not on every request.
         self._segments: dict[str, str] = {}
 
     async def get(
