@@ -63,11 +63,6 @@ class NodeKey:
     version: str = ""
     agent_header: bool = False  # the agent checks X-OCS-Agent-Header (see takes_agent_password)
 
-    @property
-    def chunk_size(self) -> int:
-        """Largest plaintext block PKCS#1 v1.5 can encrypt with this key."""
-        return self.public_key.key_size // 8 - 11
-
 
 def rsa_encrypt_chunked(public_key: rsa.RSAPublicKey, plaintext: bytes) -> str:
     """Encrypt `plaintext` the way obshell decrypts it: PKCS#1 v1.5 per k-11 byte block."""
