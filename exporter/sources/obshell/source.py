@@ -47,6 +47,7 @@ from exporter.sources.values import (
     parse_time,
     percent_ratio,
     positive,
+    restore_shown,
     scn_seconds,
 )
 from exporter.states import (
@@ -499,13 +500,8 @@ class ObshellSource(PollingSource):
                 if restore_state(task.status) not in RESTORE_FINISHED:
                     self._seen_restoring[task.restore_tenant_name] = now
         restores = (_restore(task, tz) for task, tz in candidates)
-        return tuple(r for r in restores if self._keep_restore(r, now))
-
-    def _keep_restore(self, restore: Restore, now: float) -> bool:
-        if restore.status not in RESTORE_FINISHED:
-            return True
-        ended = restore.finish or restore.start
-        return ended is not None and now - ended <= self._target.restore_history
+        history = self._target.restore_history
+        return tuple(r for r in restores if restore_shown(r, now, history))
 
     async def _restore_tasks(self) -> list[tuple[m.RestoreInfo, tzinfo]]:
         found: list[tuple[m.RestoreInfo, tzinfo]] = []

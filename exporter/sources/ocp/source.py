@@ -51,13 +51,7 @@ class OcpSource(PollingSource):
         super().__init__()
         self._target = target
         self._client = OcpClient(http, target.url, target.name)
-        self._tenants = TenantReader(
-            self._client,
-            target.timezone,
-            target.restore_history,
-            target.max_concurrency,
-            SlowLists(target.interval, target.stale_after),
-        )
+        self._tenants = TenantReader(self._client, target)
         self._cluster_lists: SlowLists[list[m.ObCluster]] = SlowLists(
             target.interval, target.stale_after
         )

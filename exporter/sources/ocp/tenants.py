@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from exporter.config import OcpTarget
 from exporter.snapshot import BackupTask, LogBackup, Restore, Tenant
 from exporter.sources.base import fan_out, fill, tolerate, tolerated
 from exporter.sources.errors import PollError
@@ -28,7 +29,7 @@ from exporter.sources.ocp import models as m
 from exporter.sources.ocp.client import OcpClient
 from exporter.sources.ocp.routes import DATA_TASKS, LOG_TASKS, RESTORE_TASKS, TENANTS
 from exporter.sources.ocp.sizes import storage_bytes
-from exporter.sources.values import envelope_zone, parse_time
+from exporter.sources.values import envelope_zone, parse_time, restore_shown
 from exporter.states import (
     RESTORE_FINISHED,
     ocp_data_task_state,
@@ -60,21 +61,13 @@ class TenantState:
 class TenantReader:
     """Reads the tenants of the clusters of one OCP target."""
 
-    def __init__(
-        self,
-        client: OcpClient,
-        configured_zone: tzinfo | None,
-        restore_history: float,
-        width: int,
-        lists: SlowLists[list[tuple[m.ObTenant, tzinfo]]],
-    ) -> None:
+    def __init__(self, client: OcpClient, target: OcpTarget) -> None:
         self._client = client
-        self._configured_zone = configured_zone
-        self._restore_history = restore_history
-        # Tenants polled at once (the target's max_concurrency): not one task each up front.
-        self._width = width
+        self._target = target
         # Each cluster's tenant list changes slowly: read again as exporter.sources.lists says.
-        self._lists = lists
+        self._lists: SlowLists[list[tuple[m.ObTenant, tzinfo]]] = SlowLists(
+            target.interval, target.stale_after
+        )
         self._read_at: dict[int, float] = {}
 
     def keep_only(self, ocp_cluster_ids: Iterable[int]) -> None:
@@ -115,14 +108,15 @@ class TenantReader:
         return await fan_out(
             list(users.values()),
             lambda t: self._tenant(cluster, t, now, errors),
-            self._width,
+            # Tenants polled at once: not one task each up front.
+            self._target.max_concurrency,
         )
 
     async def _tenant(
         self, cluster: str, item: m.ObTenant, now: float, errors: list[PollError]
     ) -> TenantState:
         data_window = _window(now - DATA_WINDOW_SECONDS, now)
-        restore_window = _window(now - RESTORE_RUN_SECONDS - self._restore_history, now)
+        restore_window = _window(now - RESTORE_RUN_SECONDS - self._target.restore_history, now)
         ids = {"id": cluster, "tenantId": str(item.id)}
         data, logs, restores = await asyncio.gather(
             self._optional(DATA_TASKS, ids, m.DataBackupTask, data_window, errors),
@@ -143,15 +137,9 @@ class TenantReader:
             recovery_point=_recovery_point(backups.last_success, log_backup),
         )
         restore = _restore(restores, item.name)
-        if restore is not None and not self._keep(restore, now):
+        if restore is not None and not restore_shown(restore, now, self._target.restore_history):
             restore = None
         return TenantState(tenant=tenant, restore=restore)
-
-    def _keep(self, restore: Restore, now: float) -> bool:
-        if restore.status not in RESTORE_FINISHED:
-            return True
-        ended = restore.finish or restore.start
-        return ended is not None and now - ended <= self._restore_history
 
     async def _optional(
         self,
@@ -175,7 +163,7 @@ class TenantReader:
     ) -> list[tuple[Item, tzinfo]]:
         """Every item of a list with its zone."""
         listed = await self._client.pages(route, path, model, params, max_pages)
-        return [(item, envelope_zone(self._configured_zone, stamp)) for item, stamp in listed]
+        return [(item, envelope_zone(self._target.timezone, stamp)) for item, stamp in listed]
 
 
 def _window(start: float, now: float) -> dict[str, str]:
