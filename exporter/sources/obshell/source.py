@@ -500,8 +500,8 @@ class ObshellSource(PollingSource):
                 if restore_state(task.status) not in RESTORE_FINISHED:
                     self._seen_restoring[task.restore_tenant_name] = now
         restores = (_restore(task, tz) for task, tz in candidates)
-        history = self._target.restore_history
-        return tuple(r for r in restores if restore_shown(r, now, history))
+        shown_for = self._target.restore_history
+        return tuple(r for r in restores if restore_shown(r, now, shown_for))
 
     async def _restore_tasks(self) -> list[tuple[m.RestoreInfo, tzinfo]]:
         found: list[tuple[m.RestoreInfo, tzinfo]] = []
