@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import inspect
+import json
 import logging
 import re
 import secrets
@@ -25,6 +26,15 @@ from exporter.logs import JSONFormatter, LogfmtFormatter
 from exporter.poller import Poller
 from exporter.server import ExporterServer
 from exporter.simulator import Simulator
+from exporter.sources.cloud import client as cloud_client
+from exporter.sources.cloud import models as cloud_models
+from exporter.sources.envelope import UpstreamModel, decode, parametrized
+from exporter.sources.errors import PollError
+from exporter.sources.http import Response
+from exporter.sources.obshell import client as obshell_client
+from exporter.sources.obshell import models as obshell_models
+from exporter.sources.ocp import client as ocp_client
+from exporter.sources.ocp import models as ocp_models
 from tests.conftest import free_port, samples, value, write_config
 from tests.obshell_stub import ObshellStub, error
 
@@ -251,3 +261,60 @@ async def test_every_declared_secret_of_every_target_type_is_redacted(
             lines = "\n".join(formatter.format(r) for r in records)
             assert name in lines
             assert _leaks(lines, own[name]) == [], name
+
+
+# ------------------------------------------------ one decoder: the same verdicts for each source
+
+_DECODERS = {
+    "obshell": (obshell_models.Envelope, obshell_client.judge, {"successful": True}),
+    "ocp": (ocp_models.Envelope, ocp_client.judge, {"successful": True}),
+    "cloud": (cloud_models.Envelope, cloud_client.judge, {"success": True}),
+}
+
+
+class _Item(UpstreamModel):
+    name: str
+    size: float | None = None
+
+
+@pytest.mark.parametrize("source", sorted(_DECODERS))
+@pytest.mark.parametrize(
+    ("data", "verdict"),
+    [
+        ('{"name": "a", "size": 1.5}', "a"),
+        ('{"name": "a\\ud800b"}', "a\ufffdb"),  # a lone surrogate: the slow path replaces it
+        ('{"name": "a", "size": 1e400}', "decode"),  # infinity is no size
+        ('{"name": "a", "size": NaN}', "decode"),
+        ('{"size": 1}', "decode"),  # no name
+        ("null", "decode"),  # no data
+    ],
+)
+def test_every_source_decodes_a_success_the_same_way(source: str, data: str, verdict: str) -> None:
+    envelope, judge, flag = _DECODERS[source]
+    body = (json.dumps(flag)[:-1] + f', "data": {data}}}').encode()
+    try:
+        decoded = decode("/r", Response(200, {}, body), parametrized(envelope, _Item), judge)
+    except PollError as exc:
+        assert exc.reason == verdict, exc
+        return
+    assert decoded is not None and decoded.data is not None
+    assert decoded.data.name == verdict
+
+
+@pytest.mark.parametrize("source", sorted(_DECODERS))
+@pytest.mark.parametrize(
+    ("status", "body", "reason"),
+    [
+        (200, b"[1, 2]", "decode"),
+        (200, b'{"trunc', "decode"),
+        (401, b"", "auth"),
+        (500, b"<html>oops</html>", "http_status"),
+    ],
+)
+def test_every_source_judges_a_failure_by_its_status(
+    source: str, status: int, body: bytes, reason: str
+) -> None:
+    envelope, judge, _ = _DECODERS[source]
+    with pytest.raises(PollError) as failure:
+        decode("/r", Response(status, {}, body), parametrized(envelope, _Item), judge)
+    assert failure.value.reason == reason
