@@ -7,7 +7,8 @@ answering after a fixed 20 ms, so that what is measured is the client, not the s
 dead ones. `python -m bench tenants`: peak RSS of one target with 1k, 10k and 50k tenants.
 `python -m bench cost [--baseline CHECKOUT]`: how a steady-state poll's requests, CPU and
 memory grow with tenants and targets, and with a baseline checkout its poll cycles before and
-after side by side.
+after side by side. `python -m bench sources`: CPU per request of OCP and Cloud targets, and
+per answer decoded.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import scrape
+from bench import scrape, sources
 from bench.fleet import TENANTS, fleet
 from bench.isolation import INTERVAL, TIMEOUT
 
@@ -210,7 +211,10 @@ def main() -> None:
     """Run every benchmark and print the table (markdown)."""
     parser = argparse.ArgumentParser()
     parser.add_argument(
-        "suite", nargs="?", choices=["all", "isolation", "tenants", "cost"], default="all"
+        "suite",
+        nargs="?",
+        choices=["all", "isolation", "tenants", "cost", "sources"],
+        default="all",
     )
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument(
@@ -225,6 +229,9 @@ def main() -> None:
         return
     if args.suite == "tenants":
         tenants()
+        return
+    if args.suite == "sources":
+        sources.run()
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.suite == "cost":

@@ -28,7 +28,7 @@ from exporter.listener import (
     GuardedAppRunner,
     default_max_connections,
 )
-from exporter.logs import LEVELS, setup_logging
+from exporter.logs import LEVELS, fields, setup_logging
 from exporter.poller import Poller, select_shard
 from exporter.server import ExporterServer
 
@@ -255,12 +255,13 @@ async def serve(
         site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
     except OSError as exc:
-        log.error("cannot listen on %s: %s", args.listen, exc)
+        log.error("cannot listen", extra=fields(address=args.listen, error=exc))
         await poller.stop()
         await runner.cleanup()
         return EXIT_FAILED
     log.info(
-        "listening: address=%s version=%s targets=%d", args.listen, __version__, len(poller.runners)
+        "listening",
+        extra=fields(address=args.listen, version=__version__, targets=len(poller.runners)),
     )
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

@@ -34,29 +34,29 @@ import base64
 import contextlib
 import hashlib
 import logging
-import os
 import random
 import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import assert_never
 
 import aiohttp
 
 from exporter.config import (
+    CloudTarget,
     Config,
     ObshellTarget,
     OcpTarget,
-    Secret,
     SecretFileError,
     Target,
     TLSConfig,
 )
+from exporter.logs import fields
 from exporter.snapshot import HistogramSnapshot, TargetData, TargetHealth, TargetSnapshot
-from exporter.sources.base import PollResult, Source
+from exporter.sources import cloud, obshell, ocp
+from exporter.sources.base import HttpFactory, PollResult, Source
 from exporter.sources.budget import PollBudget, SharedSlots
-from exporter.sources.cloud.auth import CloudDigestAuth
-from exporter.sources.cloud.source import CloudSource
 from exporter.sources.errors import MESSAGE_LIMIT, PollError
 from exporter.sources.http import (
     LATENCY_BUCKETS,
@@ -65,10 +65,6 @@ from exporter.sources.http import (
     UpstreamHTTP,
     open_session,
 )
-from exporter.sources.obshell.auth import HybridAuth
-from exporter.sources.obshell.source import ObshellSource
-from exporter.sources.ocp.auth import OcpBasicAuth, OcpSignatureAuth
-from exporter.sources.ocp.source import OcpSource
 
 log = logging.getLogger(__name__)
 
@@ -85,76 +81,31 @@ REDACT_WINDOW = 8
 REQUEST_SLOT_LEASE = 1.0
 
 
-def _secret_reader(secret: Secret | None) -> Callable[[], str]:
-    if secret is None:
-        return lambda: ""
-    return _cached_reader(secret)
-
-
-def _cached_reader(secret: Secret) -> Callable[[], str]:
-    """`secret.read`, but a `*_file` is read again only when its `stat` changes.
-
-    Auths ask for the secret on every request so that a rotated file is used at once; a
-    `stat` (inode, size, mtime and ctime in ns: Kubernetes swaps a symlink, an editor or
-    `echo >` rewrites in place) tells that as surely for a fifth of the CPU of opening and
-    reading the file. The stat comes before the read, so a change racing the two is read
-    again by the next call. A file that cannot be stat'ed is read, to raise the usual error.
-    """
-    path = secret.file
-    if path is None:
-        return secret.read
-    seen: tuple[tuple[int, ...], str] | None = None
-
-    def read() -> str:
-        nonlocal seen
-        try:
-            info = os.stat(path)
-        except OSError:
-            return secret.read()
-        key = (info.st_ino, info.st_dev, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-        if seen is None or seen[0] != key:
-            seen = (key, secret.read())
-        return seen[1]
-
-    return read
-
-
-def build_source(target: Target, http: Callable[[Auth | None], UpstreamHTTP]) -> Source:
-    """The source object for a target; the one place that maps `source:` to code."""
-    if isinstance(target, ObshellTarget):
-        root, agent = target.password, target.agent_password
-        auth = HybridAuth(
-            password=_cached_reader(root) if root is not None else None,
-            agent_password=_cached_reader(agent) if agent is not None else None,
-        )
-        return ObshellSource(target, http(auth))
-    if isinstance(target, OcpTarget):
-        return OcpSource(target, http(_ocp_auth(target)))
-    secret = target.access_key_secret
-    return CloudSource(target, http(CloudDigestAuth(target.access_key_id, _cached_reader(secret))))
-
-
-def _ocp_auth(target: OcpTarget) -> Auth:
-    """HTTP basic with `username`, else the AccessKey signature (the config requires one)."""
-    if target.username is not None:
-        return OcpBasicAuth(target.username, _secret_reader(target.password))
-    assert target.access_key_id is not None
-    return OcpSignatureAuth(target.access_key_id, _secret_reader(target.access_key_secret))
+def build_source(target: Target, http: HttpFactory) -> Source:
+    """The source object for a target; the one place that maps a target type to its source."""
+    match target:
+        case ObshellTarget():
+            return obshell.build(target, http)
+        case OcpTarget():
+            return ocp.build(target, http)
+        case CloudTarget():
+            return cloud.build(target, http)
+        case _:
+            assert_never(target)
 
 
 def credentials_fingerprint(target: Target) -> str:
-    """A digest of the target's current credentials (files re-read), to notice rotation."""
+    """A digest of the target's current secrets (files re-read), to notice rotation.
+
+    Only the secrets: anything else in the target (a user name) is fixed for its runner, as a
+    reload that changes it makes a new one.
+    """
     parts: list[str] = []
-    for field_name in ("password", "agent_password", "access_key_secret"):
-        secret = getattr(target, field_name, None)
-        if secret is None:
-            continue
+    for secret in target.secrets():
         try:
             parts.append(secret.fingerprint())
         except SecretFileError:  # an unreadable file counts as changed; the poll reports it
             parts.append("unreadable")
-    for field_name in ("username", "access_key_id"):
-        parts.append(str(getattr(target, field_name, "")))
     return "|".join(parts)
 
 
@@ -169,12 +120,10 @@ def redact(text: str, target: Target) -> str:
     "ab" would garble messages and hide nothing worth hiding. The cut to MESSAGE_LIMIT comes
     last, so that it can never leave part of a secret behind with text after it.
     """
-    username = getattr(target, "username", None)
+    # HTTP basic's user name (OCP's): with it, the Base64 of the credentials is known too.
+    username = target.username if isinstance(target, OcpTarget) else None
     spans: list[tuple[int, int]] = []
-    for field_name in ("password", "agent_password", "access_key_secret"):
-        secret = getattr(target, field_name, None)
-        if secret is None:
-            continue
+    for secret in target.secrets():
         try:
             value = secret.read()
         except SecretFileError:
@@ -314,7 +263,9 @@ class TargetRunner:
                 # Sources turn every upstream failure into a PollError, so this is a bug of
                 # ours. Count a failed poll rather than let the loop die and leave the target's
                 # last `up` and data standing as if it were still polled.
-                log.error("poll crashed (a bug): target=%s", self.target.name, exc_info=True)
+                log.error(
+                    "poll crashed (a bug)", extra=fields(target=self.target.name), exc_info=True
+                )
                 result = PollResult(data=None)
                 crash = f"internal error: {type(exc).__name__} (see the exporter's log)"
             finally:
@@ -346,9 +297,14 @@ class TargetRunner:
             health.last_error = f"{first.endpoint}: {first.reason}: {messages[0]}"
         for error, message in zip(result.errors, messages, strict=True):
             log.warning(
-                "poll failed: target=%s endpoint=%s reason=%s error=%s",
-                self.target.name, error.endpoint, error.reason, message,
-            )  # fmt: skip
+                "poll failed",
+                extra=fields(
+                    target=self.target.name,
+                    endpoint=error.endpoint,
+                    reason=error.reason,
+                    error=message,
+                ),
+            )
         if auth_failed:
             health.auth_failures += 1
             self.next_delay = min(
@@ -394,7 +350,9 @@ class TargetRunner:
                 fingerprint = credentials_fingerprint(self.target)
                 if fingerprint != self._fingerprint:
                     self._fingerprint = fingerprint
-                    log.info("credentials changed: target=%s retrying now", self.target.name)
+                    log.info(
+                        "credentials changed, retrying now", extra=fields(target=self.target.name)
+                    )
                     return
 
     def probed_recently(self) -> bool:
@@ -469,7 +427,7 @@ class TLSFilesError(Exception):
 
     def __init__(self, key: str, path: object, exc: OSError) -> None:
         reason = exc.strerror or str(exc) or type(exc).__name__
-        super().__init__(f"{key}: cannot load {path}: {reason}"[:300])
+        super().__init__(f"{key}: cannot load {path}: {reason}"[:MESSAGE_LIMIT])
 
 
 class _TLSPending:
@@ -502,7 +460,8 @@ class HTTPClients:
     """Shared aiohttp sessions, one per distinct TLS setting (a session holds one SSLContext).
 
     aiohttp directly, not httpx over it: httpx's layers (request building, auth-flow
-    generators, cookies, response wrapping) cost ~5x the CPU of a bare aiohttp request.
+    generators, cookies, response wrapping) cost several times the CPU of a bare aiohttp
+    request (docs/benchmarks.md).
     """
 
     def __init__(self) -> None:

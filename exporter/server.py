@@ -21,6 +21,7 @@ from exporter.exposition import (
     Exposition,
     render,
 )
+from exporter.logs import fields
 from exporter.poller import Poller
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class ExporterServer:
                 async with asyncio.timeout(budget):
                     await runner.poll()
             except TimeoutError:
-                log.warning("probe: poll did not finish in time: target=%s", name)
+                log.warning("probe: poll did not finish in time", extra=fields(target=name))
         snapshot = runner.snapshot(time.time())
         open_metrics = wants_open_metrics(request.headers.get("Accept", ""))
         body = render(collect([snapshot], None, with_target_label=False), open_metrics)
@@ -147,7 +148,7 @@ class ExporterServer:
             except ConfigError as exc:
                 self.reload_state.successful = False
                 for problem in exc.problems:
-                    log.error("config reload rejected: %s", problem)
+                    log.error("config reload rejected", extra=fields(problem=problem))
                 return False
             except Exception:
                 # Whatever went wrong, the metric must say the running config is not the file's.
@@ -156,7 +157,7 @@ class ExporterServer:
                 return False
             self.reload_state.successful = True
             self.reload_state.success_timestamp = time.time()
-            log.info("config reloaded: targets=%d", len(config.targets))
+            log.info("config reloaded", extra=fields(targets=len(config.targets)))
             return True
 
     async def index(self, _: web.Request) -> web.Response:

@@ -118,7 +118,7 @@ def test_reload_rejects_a_bad_config_and_keeps_the_old_one(
     assert value(parsed, "oceanbase_tenant_info", tenant_name="tenant1", site="sh") == 1
     assert value(parsed, "oceanbase_tenant_info", tenant_name="tenant1", site="hz") is None
     stderr = exporter.stop()
-    assert "config reload rejected: targets[1].url" in stderr
+    assert 'msg="config reload rejected" problem="targets[1].url' in stderr
     assert "Traceback" not in stderr
 
 

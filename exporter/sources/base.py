@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
-import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from exporter.snapshot import TargetData
-from exporter.sources.errors import DeadlinePassed, PollError
-from exporter.text import replace_surrogates
-
-# A JSON escape of a UTF-16 surrogate (`\ud800`..`\udfff`): the only way a JSON text that is
-# valid UTF-8 can hold a string that is not.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+from exporter.sources.errors import DeadlinePassed, PollError, Reason
+from exporter.sources.http import Auth, UpstreamHTTP
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -45,6 +39,70 @@ class Source(Protocol):
     def endpoint_support(self) -> Mapping[str, bool]:
         """Which optional endpoints the upstream has, as learned so far."""
         ...
+
+
+# What a source's build function gets: an UpstreamHTTP for the target, given its auth.
+HttpFactory = Callable[[Auth | None], UpstreamHTTP]
+# Failures that end a poll: a wrong credential fails every other request too (and repeated
+# failed logins can lock root@sys), so nothing more is asked.
+FATAL: frozenset[Reason] = frozenset({"auth"})
+
+
+class PollingSource(ABC):
+    """What every source shares: `poll` collects the tolerated failures of `_poll`, and
+    `endpoint_support` tells what `_support` has learned (route template: has it)."""
+
+    def __init__(self) -> None:
+        self._support: dict[str, bool] = {}
+
+    def endpoint_support(self) -> Mapping[str, bool]:
+        """Which optional endpoints the upstream has, as learned so far."""
+        return dict(self._support)
+
+    async def poll(self) -> PollResult:
+        """Poll everything once; failures become PollErrors in the result, never exceptions."""
+        return await poll_collecting_errors(self._poll)
+
+    @abstractmethod
+    async def _poll(self, errors: list[PollError]) -> TargetData | None:
+        """One poll: tolerated failures go in `errors`, a fatal one is raised."""
+
+
+def tolerate(exc: PollError, errors: list[PollError], fatal: Collection[Reason] = FATAL) -> None:
+    """The failure policy of every source: record a failure the poll goes on without, and
+    re-raise one of the `fatal` reasons, which ends the poll."""
+    if exc.reason in fatal:
+        raise exc
+    errors.append(exc)
+
+
+async def tolerated(
+    call: Awaitable[T], errors: list[PollError], fatal: Collection[Reason] = FATAL
+) -> T | None:
+    """`await call`; None when it failed with a failure `tolerate` records."""
+    try:
+        return await call
+    except PollError as exc:
+        tolerate(exc, errors, fatal)
+        return None
+
+
+def settle(outcomes: Sequence[object], errors: list[PollError]) -> None:
+    """The policy over the outcomes of `gather(..., return_exceptions=True)`: the first fatal
+    failure (or bug) is raised before anything is recorded; else every failure is recorded."""
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not (
+            isinstance(outcome, PollError) and outcome.reason not in FATAL
+        ):
+            raise outcome
+    errors.extend(outcome for outcome in outcomes if isinstance(outcome, PollError))
+
+
+def fill(route: str, **segments: str) -> str:
+    """The path of a route template: each `:name` replaced by the (already encoded) value."""
+    for name, value in segments.items():
+        route = route.replace(f":{name}", value)
+    return route
 
 
 async def poll_collecting_errors(
@@ -92,36 +150,3 @@ async def fan_out(items: Sequence[T], work: Callable[[T], Awaitable[R]], width: 
         for task in workers:
             task.cancel()
     return results  # type: ignore[return-value]  # every slot was filled, or we raised
-
-
-@functools.cache
-def parametrized(generic: Any, model: type[Any]) -> Any:
-    """`generic[model]` made once: pydantic builds a class per subscription (~50 µs), too
-    much to pay on every upstream response."""
-    return generic[model]
-
-
-def json_or_none(body: bytes) -> Any:
-    """The body as JSON, or None when it is not JSON (or nests deeper than Python's stack).
-
-    Every source reads upstream JSON here (pydantic's parser, their fast path, refuses lone
-    surrogates and falls back to this): a lone surrogate in any string or key becomes U+FFFD,
-    so that no upstream string can reach a label, a log line or a page as invalid UTF-8.
-    """
-    try:
-        document = json.loads(body)
-        if _SURROGATE_ESCAPE.search(body):
-            document = _without_surrogates(document)
-    except (ValueError, RecursionError):
-        return None
-    return document
-
-
-def _without_surrogates(node: Any) -> Any:
-    if isinstance(node, str):
-        return replace_surrogates(node)
-    if isinstance(node, dict):
-        return {replace_surrogates(k): _without_surrogates(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_without_surrogates(item) for item in node]
-    return node

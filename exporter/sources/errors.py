@@ -23,6 +23,8 @@ REASONS: tuple[Reason, ...] = (
 )
 # What a log line or the status page shows of a message (the poller cuts, after redacting).
 MESSAGE_LIMIT = 300
+# What a message quotes of one upstream value (a unit, an algorithm): enough to recognise it.
+VALUE_LIMIT = 40
 # What a PollError keeps: enough to redact a secret that straddles MESSAGE_LIMIT whole, little
 # enough that an upstream's megabyte of error text costs nothing.
 KEPT_MESSAGE = 4 * MESSAGE_LIMIT
@@ -51,6 +53,12 @@ class DeadlinePassed(PollError):
 
     def __init__(self, endpoint: str) -> None:
         super().__init__("deadline", endpoint, "the poll's deadline passed before this request")
+
+
+def shown(value: str | None) -> str:
+    """An upstream value as a message quotes it: `repr`, cut to VALUE_LIMIT; "missing" when
+    absent or empty."""
+    return repr(value)[:VALUE_LIMIT] if value else "missing"
 
 
 def shape_problem(exc: ValidationError) -> str:

@@ -9,6 +9,9 @@ from typing import Annotated
 
 from pydantic import Field
 
+from exporter.snapshot import Restore
+from exporter.states import RESTORE_FINISHED
+
 # The widest integers an upstream's types hold (Go's int64 and uint64, Java's Long): anything
 # beyond is a decode error, not a value that breaks float conversion or renders as nonsense.
 # A bound checked natively costs nothing per field, where a Python validator doubled the
@@ -97,3 +100,12 @@ def percent_ratio(text: str) -> float | None:
 def positive(value: int) -> int | None:
     """A count the API zero-fills when it does not apply: 0 means unknown."""
     return value if value > 0 else None
+
+
+def restore_shown(restore: Restore, now: float, restore_history: float) -> bool:
+    """A restore is shown while it runs, and for `restore_history` after it finished (from
+    its start when its end is unknown); one with neither time is not shown once finished."""
+    if restore.status not in RESTORE_FINISHED:
+        return True
+    ended = restore.finish or restore.start
+    return ended is not None and now - ended <= restore_history

@@ -30,7 +30,7 @@ from exporter.snapshot import (
     TargetSnapshot,
     Tenant,
 )
-from exporter.sources.obshell import source as routes
+from exporter.sources.obshell import routes
 from simulator import Simulator
 from tests.hardening.raw_agent import (
     ALL_PATHS,

@@ -22,7 +22,7 @@ import pytest
 from exporter import poller as poller_module
 from exporter.config import load_config
 from exporter.poller import Poller
-from exporter.sources.obshell import source as routes
+from exporter.sources.obshell import routes
 from simulator import Simulator
 from tests.hardening.raw_agent import ALL_PATHS, RawAgent, no_answer
 from tests.helpers.exposition import value

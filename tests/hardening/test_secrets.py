@@ -221,7 +221,8 @@ async def test_no_secret_leaves_the_exporter(
 
     assert "level=debug" in log or '"level": "debug"' in log, "debug lines were written"
     assert "config reload rejected" in log
-    assert "poll failed: target=leaky " in log and "<redacted>" in log
+    logfmt, json_line = 'msg="poll failed" target=leaky ', '"msg": "poll failed", "target": "leaky"'
+    assert (logfmt in log or json_line in log) and "<redacted>" in log
     assert_no_secret(log, f"the {log_format} log")
     for page, text in pages.items():
         assert_no_secret(text, page)

@@ -26,12 +26,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pytest_httpserver import HTTPServer
 
 from exporter.config import load_config
-from exporter.logs import JSONFormatter, LogfmtFormatter
+from exporter.logs import JSONFormatter, LogfmtFormatter, fields_of
 from exporter.poller import Poller, TargetRunner
 from exporter.sources.base import PollResult
 from exporter.sources.errors import PollError
 from exporter.sources.http import RequestStats
-from exporter.sources.obshell import source as routes
+from exporter.sources.obshell import routes
 from simulator import Simulator
 from tests.hardening.raw_agent import (
     ALL_PATHS,
@@ -125,13 +125,18 @@ def log_backup_tenants(parsed: Samples, target: str) -> set[str]:
     }
 
 
-def poll_failed_lines(caplog: pytest.LogCaptureFixture, target: str) -> list[str]:
-    """The exporter's log messages about failed requests of `target`."""
+def poll_failed_records(caplog: pytest.LogCaptureFixture, target: str) -> list[logging.LogRecord]:
+    """The exporter's log records about failed requests of `target`."""
     return [
-        r.getMessage()
+        r
         for r in caplog.records
-        if r.getMessage().startswith(f"poll failed: target={target} ")
+        if r.getMessage() == "poll failed" and fields_of(r).get("target") == target
     ]
+
+
+def poll_failed_lines(caplog: pytest.LogCaptureFixture, target: str) -> list[str]:
+    """Those records as logfmt lines."""
+    return [LogfmtFormatter().format(r) for r in poll_failed_records(caplog, target)]
 
 
 def assert_clear_log(caplog: pytest.LogCaptureFixture) -> None:
@@ -148,10 +153,10 @@ def assert_clear_log(caplog: pytest.LogCaptureFixture) -> None:
 
 def assert_errors_logged(caplog: pytest.LogCaptureFixture, parsed: Samples, target: str) -> None:
     """Each counted error has its one log line, naming the endpoint and the reason."""
-    lines = poll_failed_lines(caplog, target)
+    logged = [fields_of(r) for r in poll_failed_records(caplog, target)]
     for (endpoint, reason), count in errors(parsed, target).items():
-        matching = [line for line in lines if f"endpoint={endpoint} reason={reason} " in line]
-        assert len(matching) == count, (target, endpoint, reason, lines)
+        matching = [f for f in logged if (f["endpoint"], f["reason"]) == (endpoint, reason)]
+        assert len(matching) == count, (target, endpoint, reason, logged)
 
 
 def assert_recovered(parsed: Samples, target: str, before: dict[tuple[str, str], float]) -> None:
@@ -730,6 +735,18 @@ async def test_upstream_text_cannot_forge_log_lines(
         line = formatter.format(record)
         assert "\n" not in line and "\r" not in line and "\x1b" not in line and "\x07" not in line
         assert "forged" in line, "the text is kept, escaped"
+    # The event's fields are fields, with the same keys in both formats.
+    line = LogfmtFormatter().format(record)
+    wanted = 'msg="poll failed" target=c0 endpoint=/api/v1/tenants/overview reason=api_error error='
+    assert wanted in line, line
+    as_json = json.loads(JSONFormatter().format(record))
+    assert {k: as_json[k] for k in ("msg", "target", "endpoint", "reason")} == {
+        "msg": "poll failed",
+        "target": "c0",
+        "endpoint": "/api/v1/tenants/overview",
+        "reason": "api_error",
+    }
+    assert "forged" in as_json["error"] and "\n" in as_json["error"]
 
 
 class _Buggy:
@@ -909,5 +926,6 @@ async def test_the_exporter_process_keeps_serving_through_every_fault(
     assert all(line.startswith("ts=") for line in lines_logged), "one logfmt line per event"
     assert not [line for line in lines_logged if "level=error" in line]
     for target, (endpoint, reason) in {**expected, "flaky": (TENANTS, "api_error")}.items():
-        wanted = f"poll failed: target={target} endpoint={endpoint} reason={reason} "
+        shown = endpoint or '""'  # logfmt's empty value
+        wanted = f'msg="poll failed" target={target} endpoint={shown} reason={reason} '
         assert any(wanted in line and "level=warn" in line for line in lines_logged), wanted

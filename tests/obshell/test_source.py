@@ -15,7 +15,7 @@ from exporter.config import load_config
 from exporter.exposition import render
 from exporter.poller import Poller
 from exporter.sources.errors import PollError
-from exporter.sources.obshell import history
+from exporter.sources.obshell import history, routes
 from exporter.sources.obshell import models as m
 from tests.helpers.configs import PASSWORD, obshell_config
 from tests.helpers.exposition import samples, value
@@ -379,7 +379,7 @@ async def test_a_failed_history_call_cancels_the_other_one() -> None:
     async def jobs(status: str, size: int, since: float | None) -> tuple[list[m.BackupJob], int]:
         if status == "FAILED":
             await completed_started.wait()
-            raise PollError("api_error", history.BACKUP_JOBS, "boom")
+            raise PollError("api_error", routes.BACKUP_JOBS, "boom")
         completed_started.set()
         try:
             await asyncio.sleep(60)

@@ -24,7 +24,7 @@ from urllib.request import parse_http_list, parse_keqv_list
 
 from yarl import URL
 
-from exporter.sources.errors import PollError
+from exporter.sources.errors import PollError, shown
 from exporter.sources.http import Fetch, Response
 
 
@@ -58,7 +58,7 @@ def parse_challenge(header: str) -> Challenge | None:
     offered = "qop" in fields
     qop = [q.strip().lower() for q in fields.get("qop", "").split(",")]
     if algorithm.upper() != "MD5" or (offered and "auth" not in qop):
-        wanted = f"algorithm={algorithm[:20]} qop={fields.get('qop', '')[:20]}"
+        wanted = f"algorithm={shown(algorithm)} qop={shown(fields.get('qop'))}"
         raise PollError("auth", "", f"unsupported Digest challenge ({wanted}), not MD5")
     return Challenge(fields["realm"], fields["nonce"], fields.get("opaque"), qop=offered)
 

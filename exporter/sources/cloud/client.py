@@ -13,12 +13,11 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from exporter.sources.base import json_or_none, parametrized
 from exporter.sources.cloud.models import Envelope
-from exporter.sources.errors import PollError, shape_problem
-from exporter.sources.http import Response, UpstreamHTTP
+from exporter.sources.envelope import decode, judge_failure, parametrized
+from exporter.sources.http import UpstreamHTTP
 
 M = TypeVar("M", bound=BaseModel)
 PROJECT_HEADER = "X-Ob-Project-Id"
@@ -41,33 +40,18 @@ class CloudClient:
         # (`:` of the times stays literal, as RFC 3986 allows in a query).
         url = f"{self._base}{path}?{urlencode(query, safe=':')}"
         response = await self._http.get(url, route, headers=self._headers)
-        return decode(route, response, model)
+        envelope: Envelope[M] | None = decode(route, response, parametrized(Envelope, model), judge)
+        assert envelope is not None and envelope.data is not None  # decode's promise
+        return envelope.data
 
 
-def decode(route: str, response: Response, model: type[M]) -> M:
-    """Judge one Cloud answer: its data, or a PollError saying why not."""
-    body = json_or_none(response.body)
+def judge(route: str, status: int, body: Any) -> bool:
+    """What a failed Cloud answer means: a PollError saying why (Cloud has no "absent")."""
     envelope = body if isinstance(body, dict) else {}
-    status = response.status
     failed = envelope.get("success") is False or "errorCode" in envelope
     detail = _failure(envelope)
-    if status in (401, 403):
-        raise PollError("auth", route, f"HTTP {status} {detail}" if failed else f"HTTP {status}")
-    if not 200 <= status < 300:
-        if failed:
-            raise PollError("api_error", route, f"HTTP {status} {detail}")
-        raise PollError("http_status", route, f"HTTP {status} without a Cloud error body")
-    if not isinstance(body, dict):
-        raise PollError("decode", route, "response is not a JSON object")
-    if envelope.get("success") is False:
-        raise PollError("api_error", route, detail)
-    try:
-        parsed: Envelope[M] = parametrized(Envelope, model).model_validate(body)
-    except ValidationError as exc:
-        raise PollError("decode", route, shape_problem(exc)) from exc
-    if parsed.data is None:
-        raise PollError("decode", route, "response has no data")
-    return parsed.data
+    refused = envelope.get("success") is False
+    return judge_failure(route, status, detail, failed, refused, "a Cloud")
 
 
 def _failure(envelope: Mapping[str, Any]) -> str:

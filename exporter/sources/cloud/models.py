@@ -10,31 +10,26 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import Field, RootModel
 
+from exporter.sources.envelope import UpstreamEnvelope
+from exporter.sources.envelope import UpstreamModel as UpstreamModel
 from exporter.sources.values import Int
 
 T = TypeVar("T")
 
 
-class UpstreamModel(BaseModel):
-    """Base of every Cloud shape: the API adds fields over time, so ignore extras.
-
-    Numbers must be what the API's types can hold: NaN, infinities (`1e400` parses as one)
-    and integers beyond 64 bits make the answer a decode error, as for obshell.
-    """
-
-    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
-
-
-class Envelope(UpstreamModel, Generic[T]):
+class Envelope(UpstreamEnvelope[T], Generic[T]):
     """`{success, data, requestId}`; failures carry `errorCode` and `errorMessage` instead."""
 
     success: bool | None = None
-    data: T | None = None
     requestId: str | None = None
     errorCode: str | None = None
     errorMessage: str | None = None
+
+    def succeeded(self) -> bool:
+        """Cloud's `success`, when it says."""
+        return self.success is not False
 
 
 class PagingData(UpstreamModel, Generic[T]):

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from pydantic import BaseModel
 
 from exporter.config import CloudTarget
+from exporter.logs import fields
 from exporter.snapshot import (
     BackupSet,
     Cluster,
@@ -29,9 +30,10 @@ from exporter.snapshot import (
     TenantBackupSet,
     TenantRecovery,
 )
-from exporter.sources.base import PollResult, fan_out, poll_collecting_errors
+from exporter.sources.base import PollingSource, fan_out, fill, settle, tolerate, tolerated
 from exporter.sources.cloud import models as m
 from exporter.sources.cloud.client import CloudClient
+from exporter.sources.cloud.routes import BACKUP_SET, BACKUP_SETS, INSTANCES, RESTORABLE
 from exporter.sources.errors import PollError
 from exporter.sources.http import UpstreamHTTP
 from exporter.sources.lists import SlowLists
@@ -40,10 +42,6 @@ from exporter.states import backup_set_state
 
 log = logging.getLogger(__name__)
 
-INSTANCES = "/api/v2/instances"
-BACKUP_SETS = "/api/v2/instances/:id/backup/data/sets"
-BACKUP_SET = "/api/v2/instances/:id/backup/data/sets/:backupTaskId"
-RESTORABLE = "/api/v2/instances/:id/backup/restore/tenants"
 PAGE_SIZE = 100
 MAX_PAGES = 20
 # Long enough to hold a DONE set under a monthly schedule that missed a run or two; a set
@@ -58,24 +56,17 @@ PATH_CHARACTERS = "!$&'()*+,;=:@"  # RFC 3986 `pchar`s that quote() would encode
 Item = TypeVar("Item", bound=BaseModel)
 
 
-class CloudSource:
+class CloudSource(PollingSource):
     """The OceanBase Cloud source of one target; it keeps only the instance list (read again
-    as exporter.sources.lists says) and endpoint support between polls."""
+    as exporter.sources.lists says) and endpoint support (whether the restorable-tenants
+    route exists: a 404 says it does not) between polls."""
 
     def __init__(self, target: CloudTarget, http: UpstreamHTTP) -> None:
+        super().__init__()
         self._target = target
         self._client = CloudClient(http, target.url, target.project_id)
         self._zone: tzinfo = target.timezone or UTC
-        self._support: dict[str, bool] = {}
         self._lists: SlowLists[list[m.Instance]] = SlowLists(target.interval, target.stale_after)
-
-    def endpoint_support(self) -> Mapping[str, bool]:
-        """Whether the restorable-tenants route exists (a 404 says it does not)."""
-        return dict(self._support)
-
-    async def poll(self) -> PollResult:
-        """Poll everything once; failures become PollErrors in the result, never exceptions."""
-        return await poll_collecting_errors(self._poll)
 
     async def _poll(self, errors: list[PollError]) -> TargetData:
         now = time.time()
@@ -121,7 +112,8 @@ class CloudSource:
                 break
         else:
             log.warning(
-                "target=%s: more than %d pages of %s; stopped", self._target.name, MAX_PAGES, route
+                "more pages than read; stopped",
+                extra=fields(target=self._target.name, endpoint=route, pages=MAX_PAGES),
             )
         return items
 
@@ -132,7 +124,8 @@ class CloudSource:
             version=instance.version,
             cluster_type=instance.instanceRole,
         )
-        path = f"{INSTANCES}/{_segment(instance.instanceId)}/backup/data/sets"
+        segment = _segment(instance.instanceId)
+        path = fill(BACKUP_SETS, id=segment)
         window = {
             "startTime": _utc(now - SET_WINDOW_SECONDS),
             "endTime": _utc(now + CLOCK_SLACK_SECONDS),
@@ -142,14 +135,9 @@ class CloudSource:
             self._restorable(instance.instanceId, now, errors),
             return_exceptions=True,
         )
-        for outcome in (listed, windows):
-            if isinstance(outcome, BaseException) and not (
-                isinstance(outcome, PollError) and outcome.reason != "auth"
-            ):
-                raise outcome
+        settle((listed, windows), errors)
         recoveries = windows if isinstance(windows, tuple) else None
         if isinstance(listed, PollError):
-            errors.append(listed)
             return Cluster(identity=identity, tenant_recoveries=recoveries or ())
         assert isinstance(listed, list)
         sets: list[m.BackupSet] = listed
@@ -158,13 +146,9 @@ class CloudSource:
         newest_done = max(done, key=self._ended, default=None)
         detail: m.BackupSetDetail | None = None
         if latest is not None and latest.backupSetId:
-            detail_path = f"{path}/{_segment(latest.backupSetId)}"
-            try:
-                detail = await self._client.get(BACKUP_SET, detail_path, m.BackupSetDetail)
-            except PollError as exc:
-                if exc.reason == "auth":
-                    raise
-                errors.append(exc)
+            detail_path = fill(BACKUP_SET, id=segment, backupTaskId=_segment(latest.backupSetId))
+            call = self._client.get(BACKUP_SET, detail_path, m.BackupSetDetail)
+            detail = await tolerated(call, errors)
         top = _merged(latest, detail) if latest is not None else None
         approximation = self._time(newest_done.checkpoint) if newest_done else None
         return Cluster(
@@ -182,12 +166,10 @@ class CloudSource:
         """Each tenant's restorable windows; None where the route is not available."""
         if self._support.get(RESTORABLE) is False:
             return None
-        path = f"{INSTANCES}/{_segment(instance_id)}/backup/restore/tenants"
+        path = fill(RESTORABLE, id=_segment(instance_id))
         try:
             found = await self._client.get(RESTORABLE, path, m.RestorableTenants)
         except PollError as exc:
-            if exc.reason == "auth":
-                raise
             bare_404 = exc.reason == "http_status" and exc.message.startswith("HTTP 404")
             if bare_404 and RESTORABLE not in self._support:
                 # This API has no such route: learn it once, fall back to the approximation.
@@ -196,7 +178,7 @@ class CloudSource:
                 # it: both are this instance's error.
                 self._support[RESTORABLE] = False
             else:
-                errors.append(exc)
+                tolerate(exc, errors)
             return None
         self._support[RESTORABLE] = True
         recoveries: dict[str, TenantRecovery] = {}

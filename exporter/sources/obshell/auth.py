@@ -25,16 +25,15 @@ from typing import Literal, TypeVar
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
-from pydantic import ValidationError
 from yarl import URL
 
-from exporter.sources.base import json_or_none, parametrized
-from exporter.sources.errors import PollError, shape_problem
+from exporter.sources.envelope import decode, json_or_none, parametrized
+from exporter.sources.errors import PollError
 from exporter.sources.http import Fetch, Response
 from exporter.sources.obshell.models import AgentSecret, AgentStatus, Envelope
+from exporter.sources.obshell.routes import INFO as INFO_PATH
+from exporter.sources.obshell.routes import SECRET as SECRET_PATH
 
-INFO_PATH = "/api/v1/info"
-SECRET_PATH = "/api/v1/secret"  # noqa: S105 - a route, not a password
 # Routes obshell serves without auth; a stale header on them would only earn a 401.
 UNAUTHENTICATED_PATHS = frozenset({INFO_PATH, SECRET_PATH, "/api/v1/status", "/api/v1/time"})
 # The SDKs use 60 s; obshell only checks that the expiry has not passed when it receives
@@ -265,18 +264,15 @@ def _public_key(agent_secret: AgentSecret) -> rsa.RSAPublicKey:
 
 
 def _data(response: Response, route: str, model: type[_M]) -> _M:
-    if response.status != 200:
-        raise PollError("http_status", route, f"HTTP {response.status}")
-    document = json_or_none(response.body)
-    if not isinstance(document, dict):
-        raise PollError("decode", route, "response is not a JSON object")
-    try:
-        envelope: Envelope[_M] = parametrized(Envelope, model).model_validate(document)
-    except ValidationError as exc:
-        raise PollError("decode", route, shape_problem(exc)) from exc
-    if envelope.data is None:
-        raise PollError("decode", route, "response has no data")
+    envelope: Envelope[_M] | None = decode(route, response, parametrized(Envelope, model), _ok)
+    assert envelope is not None and envelope.data is not None  # decode's promise
     return envelope.data
+
+
+def _ok(route: str, status: int, body: object) -> bool:
+    if status != 200:
+        raise PollError("http_status", route, f"HTTP {status}")
+    return False
 
 
 def _is_decrypt_failure(response: Response) -> bool:

@@ -11,27 +11,20 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from exporter.sources.base import json_or_none, parametrized
-from exporter.sources.errors import PollError, shape_problem
+from exporter.sources.envelope import decode, error_object, parametrized
+from exporter.sources.errors import PollError, Reason
 from exporter.sources.http import Response, UpstreamHTTP
 from exporter.sources.obshell.models import Envelope
+from exporter.sources.obshell.routes import OPTIONAL_ROUTES
 
 M = TypeVar("M", bound=BaseModel)
 
-# Routes added in obshell 4.3.2; older agents answer them with the unknown-route 404.
-OPTIONAL_ROUTES = frozenset(
-    {
-        "/api/v1/tenant/:name/backup/info",
-        "/api/v1/tenant/:name/backup/log/tasks",
-        "/api/v1/tenant/:name/backup/tasks",
-        "/api/v1/restore/tasks",
-    }
-)
 # 400s that mean "this tenant is gone" (current and pre-4.3.1 spellings).
 _TENANT_GONE_CODES = frozenset({"OB.Tenant.NotExist"})
-_TRANSPORT_REASONS = frozenset({"timeout", "connection", "tls"})
+# Failures of one node, not of the cluster: the next node is tried.
+TRANSPORT_REASONS: frozenset[Reason] = frozenset({"timeout", "connection", "tls"})
 MAX_SEGMENTS = 10_000
 
 
@@ -50,7 +43,7 @@ class ObshellClient:
         self._http = http
         self._bases = [url.rstrip("/") for url in base_urls]
         self._active = 0
-        # Tenant names as path segments, quoted once (a few µs each time otherwise).
+        # Tenant names as path segments, quoted once, not on every request.
         self._segments: dict[str, str] = {}
 
     async def get(
@@ -89,7 +82,7 @@ class ObshellClient:
             try:
                 response = await self._http.get(self._bases[index] + path, route)
             except PollError as exc:
-                if exc.reason not in _TRANSPORT_REASONS:
+                if exc.reason not in TRANSPORT_REASONS:
                     raise
                 failure = exc
                 continue
@@ -113,24 +106,16 @@ def _segment(route: str, tenant: str) -> str:
 
 
 def _decode(route: str, response: Response, model: type[M]) -> Envelope[M] | None:
-    if 200 <= response.status < 300:
-        # The common case, parsed straight from bytes by pydantic's own JSON parser: about
-        # half the cost of json.loads plus validating the dict. Anything unusual takes the
-        # slow path below, which explains what is wrong.
-        try:
-            fast: Envelope[M] = parametrized(Envelope, model).model_validate_json(response.body)
-        except ValidationError:
-            pass
-        else:
-            if fast.successful and fast.data is not None:
-                return fast
-    body = json_or_none(response.body)
-    error = body.get("error") if isinstance(body, dict) else None
-    error = error if isinstance(error, dict) else {}
+    envelope: Envelope[M] | None = decode(route, response, parametrized(Envelope, model), judge)
+    return envelope
+
+
+def judge(route: str, status: int, body: Any) -> bool:
+    """What a failed obshell answer means: True for "no such task or tenant" (a normal state,
+    not an error); EndpointUnsupported for a route this agent lacks; else a PollError."""
+    error = error_object(body)
     err_code = error.get("errCode")
     message = str(error.get("message", ""))  # last in every message, cut by PollError
-    status = response.status
-
     if _is_unknown_route(status, body, message):
         raise EndpointUnsupported(route)
     if status in (401, 403):
@@ -142,26 +127,18 @@ def _decode(route: str, response: Response, model: type[M]) -> Envelope[M] | Non
         # the NoRoute one above: any other 404 is about this tenant or task, not the route.
         if route in OPTIONAL_ROUTES and "data" not in body and not err_code:
             raise EndpointUnsupported(route)
-        return None
+        return True
     if status == 400 and (err_code in _TENANT_GONE_CODES or _old_tenant_missing(error, message)):
-        return None
+        return True
     if not 200 <= status < 300:
         if error:
             raise PollError(
                 "api_error", route, f"HTTP {status} {err_code or error.get('code')}: {message}"
             )
         raise PollError("http_status", route, f"HTTP {status} without an obshell error body")
-    if not isinstance(body, dict):
-        raise PollError("decode", route, "response is not a JSON object")
-    if body.get("successful") is False:
+    if isinstance(body, dict) and body.get("successful") is False:
         raise PollError("api_error", route, f"{err_code or error.get('code')}: {message}")
-    try:
-        envelope: Envelope[M] = parametrized(Envelope, model).model_validate(body)
-    except ValidationError as exc:
-        raise PollError("decode", route, shape_problem(exc)) from exc
-    if envelope.data is None:
-        raise PollError("decode", route, "response has no data")
-    return envelope
+    return False
 
 
 def _is_unknown_route(status: int, body: Any, message: str) -> bool:

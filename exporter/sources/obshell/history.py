@@ -34,9 +34,9 @@ from datetime import UTC, datetime
 
 from exporter.sources.errors import PollError
 from exporter.sources.obshell import models as m
+from exporter.sources.obshell.routes import BACKUP_JOBS
 from exporter.sources.values import parse_time
 
-BACKUP_JOBS = "/api/v1/tenant/:name/backup/tasks"
 # How long a cached fact (a job history, the cluster identity) is re-served without being read
 # again although nothing says it changed.
 FACT_REFRESH_SECONDS = 3600.0

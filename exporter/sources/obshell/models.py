@@ -1,31 +1,23 @@
 """obshell's JSON shapes, as pydantic models: the one definition of each upstream shape.
 
 The exporter parses responses with them and the simulator serialises its state with them, so
-the two cannot drift apart. Field names and types follow obshell's Go structs (see
-shared/research/obshell-api.md): timestamps stay strings here because their offset handling
-depends on the target's config, and SCNs stay Python ints so they are exact.
+the two cannot drift apart. Field names and types follow obshell's Go structs (oceanbase/obshell:
+the types its handlers under ob/agent/api answer with): timestamps stay strings here because
+their offset handling depends on the target's config, and SCNs stay Python ints so they are
+exact.
 """
 
 from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, OnErrorOmit
+from pydantic import Field, OnErrorOmit
 
+from exporter.sources.envelope import UpstreamEnvelope
+from exporter.sources.envelope import UpstreamModel as UpstreamModel
 from exporter.sources.values import Int
 
 T = TypeVar("T")
-
-
-class UpstreamModel(BaseModel):
-    """Base of every obshell shape: upstream adds fields between versions, so ignore extras.
-
-    Numbers must be what obshell's Go types can hold: NaN, infinities and (see `Int`) integers
-    beyond 64 bits make the response a decode error, instead of values that break float
-    conversion (`float(10**400)` raises) or render as nonsense.
-    """
-
-    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
 
 class ApiError(UpstreamModel):
@@ -36,7 +28,7 @@ class ApiError(UpstreamModel):
     message: str = ""
 
 
-class Envelope(UpstreamModel, Generic[T]):
+class Envelope(UpstreamEnvelope[T], Generic[T]):
     """The response envelope every obshell endpoint wraps its `data` in."""
 
     successful: bool
@@ -44,8 +36,11 @@ class Envelope(UpstreamModel, Generic[T]):
     duration: Int | None = None
     status: Int | None = None
     traceId: str | None = None
-    data: T | None = None
     error: ApiError | None = None
+
+    def succeeded(self) -> bool:
+        """obshell's `successful`."""
+        return self.successful
 
 
 class Contents(UpstreamModel, Generic[T]):

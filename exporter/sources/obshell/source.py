@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import tzinfo
 from typing import TypeVar
@@ -13,6 +13,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from exporter.config import ObshellTarget
+from exporter.logs import fields
 from exporter.snapshot import (
     BackupTask,
     Cluster,
@@ -22,17 +23,31 @@ from exporter.snapshot import (
     TargetData,
     Tenant,
 )
-from exporter.sources.base import PollResult, fan_out, poll_collecting_errors
+from exporter.sources.base import FATAL, PollingSource, fan_out, tolerate
 from exporter.sources.errors import PollError
 from exporter.sources.http import UpstreamHTTP
 from exporter.sources.obshell import history
 from exporter.sources.obshell import models as m
-from exporter.sources.obshell.client import EndpointUnsupported, ObshellClient
+from exporter.sources.obshell.client import TRANSPORT_REASONS, EndpointUnsupported, ObshellClient
+from exporter.sources.obshell.routes import (
+    BACKUP_API,
+    BACKUP_INFO,
+    BACKUP_JOBS,
+    CLUSTER_BACKUP,
+    INFO,
+    LOG_TASKS,
+    OB_INFO,
+    RESTORE_OVERVIEW,
+    RESTORE_TASKS,
+    TENANT_BACKUP,
+    TENANTS,
+)
 from exporter.sources.values import (
     envelope_zone,
     parse_time,
     percent_ratio,
     positive,
+    restore_shown,
     scn_seconds,
 )
 from exporter.states import (
@@ -44,29 +59,6 @@ from exporter.states import (
 )
 
 log = logging.getLogger(__name__)
-
-INFO = "/api/v1/info"
-OB_INFO = "/api/v1/ob/info"
-TENANTS = "/api/v1/tenants/overview"
-CLUSTER_BACKUP = "/api/v1/obcluster/backup/overview"
-TENANT_BACKUP = "/api/v1/tenant/:name/backup/overview"
-BACKUP_INFO = "/api/v1/tenant/:name/backup/info"
-LOG_TASKS = "/api/v1/tenant/:name/backup/log/tasks"
-BACKUP_JOBS = history.BACKUP_JOBS
-RESTORE_TASKS = "/api/v1/restore/tasks"
-RESTORE_OVERVIEW = "/api/v1/tenant/:name/restore/overview"
-
-# Every route of obshell's backup API: a 4.2.2/4.2.3 agent has none of them.
-BACKUP_API = (
-    TENANTS,
-    CLUSTER_BACKUP,
-    TENANT_BACKUP,
-    RESTORE_OVERVIEW,
-    BACKUP_INFO,
-    LOG_TASKS,
-    BACKUP_JOBS,
-    RESTORE_TASKS,
-)
 
 SYS_TENANT_ID = 1
 RESTORE_PAGE_SIZE = 100
@@ -85,7 +77,7 @@ class _Round:
     checkpoint: float | None
 
 
-class ObshellSource:
+class ObshellSource(PollingSource):
     """The obshell source of one target.
 
     It remembers endpoint support and, so that a steady-state poll costs the agent 4 requests
@@ -95,25 +87,17 @@ class ObshellSource:
     """
 
     def __init__(self, target: ObshellTarget, http: UpstreamHTTP) -> None:
+        super().__init__()
         self._target = target
         self._client = ObshellClient(http, target.urls)
         self._identity: ClusterIdentity | None = None
         self._identity_read_at = 0.0
         self._agent: tuple[object, ...] | None = None
         self._agent_version: str | None = None
-        self._supported: dict[str, bool] = {}
         # Older agents have no restore list: remember tenants seen restoring, so a restore that
         # finished between two polls still shows its outcome.
         self._seen_restoring: dict[str, float] = {}
         self._histories: dict[tuple[str, int], history.History] = {}
-
-    def endpoint_support(self) -> Mapping[str, bool]:
-        """Optional endpoints learned for the current agent version."""
-        return dict(self._supported)
-
-    async def poll(self) -> PollResult:
-        """Poll everything once; failures become PollErrors in the result, never exceptions."""
-        return await poll_collecting_errors(self._poll)
 
     async def _poll(self, errors: list[PollError]) -> TargetData | None:
         now = time.time()
@@ -130,15 +114,15 @@ class ObshellSource:
                     )
                     self._identity_read_at = now
             except PollError as exc:
-                if exc.reason == "auth" or self._identity is None:
+                if self._identity is None:
                     raise
                 # The same agent process answered /api/v1/info: the identity it gave stands
                 # (labels must not flip); the failed refresh is counted.
-                errors.append(exc)
+                tolerate(exc, errors)
         identity = self._identity
         assert identity is not None
 
-        if self._supported.get(TENANTS) is False:
+        if self._support.get(TENANTS) is False:
             return self._identity_only(identity, now)
         # The cluster backup overview needs no tenant list, and the restore list no tenant
         # data: each is asked beside what it would otherwise wait for, so that a poll is three
@@ -152,7 +136,7 @@ class ObshellSource:
                 return self._identity_only(identity, now)
             if overview is None:
                 raise PollError("api_error", TENANTS, "obshell reported the resource as missing")
-            self._supported[TENANTS] = True
+            self._support[TENANTS] = True
             listed: list[m.TenantOverview] = overview.data.contents if overview.data else []
             wanted = _once_each([t for t in listed if self._is_wanted(t)], errors)
             if len(wanted) > self._target.max_tenants:
@@ -199,7 +183,7 @@ class ObshellSource:
         """
         if agent.version != self._agent_version:
             self._agent_version = agent.version
-            self._supported.clear()
+            self._support.clear()
         key = (agent.version, agent.identity, agent.ip, agent.port, agent.startAt, agent.pid)
         if key != self._agent:
             self._agent = key
@@ -212,14 +196,15 @@ class ObshellSource:
         Not an error: the target is up and says which routes it lacks. Said once per agent
         version, since support is learned again after an upgrade.
         """
-        if self._supported.get(TENANTS) is not False:
+        if self._support.get(TENANTS) is not False:
             log.warning(
-                "target=%s: obshell %s has no backup API (it came with obshell 4.2.4): only the"
-                " cluster's identity is exported; upgrade the agent to monitor backups",
-                self._target.name,
-                self._agent_version or "(unknown version)",
+                "obshell has no backup API (it came with obshell 4.2.4): only the cluster's"
+                " identity is exported; upgrade the agent to monitor backups",
+                extra=fields(
+                    target=self._target.name, version=self._agent_version or "(unknown version)"
+                ),
             )
-        self._supported.update(dict.fromkeys(BACKUP_API, False))
+        self._support.update(dict.fromkeys(BACKUP_API, False))
         return TargetData(clusters=(Cluster(identity=identity),), polled_at=now)
 
     def _is_wanted(self, tenant: m.TenantOverview) -> bool:
@@ -251,24 +236,22 @@ class ObshellSource:
         `call` makes the coroutine only when it is run, so a poll cancelled before this
         starts (a probe's deadline) leaves no coroutine behind that was never awaited.
         """
-        if self._supported.get(route) is False:
+        if self._support.get(route) is False:
             return None
         try:
             result = await call()
         except EndpointUnsupported:
-            if self._supported.get(route):
+            if self._support.get(route):
                 # This agent has the route (another tenant's call used it): a "no such route"
                 # for one tenant is that tenant's problem, never the whole target's.
                 errors.append(PollError("http_status", route, "no such route, for this tenant"))
             else:
-                self._supported[route] = False
+                self._support[route] = False
             return None
         except PollError as exc:
-            if exc.reason == "auth":
-                raise
-            errors.append(exc)
+            tolerate(exc, errors)
             return None
-        self._supported[route] = True
+        self._support[route] = True
         return result
 
     async def _cluster_backup(self, errors: list[PollError]) -> dict[int, m.BackupTask] | None:
@@ -285,15 +268,13 @@ class ObshellSource:
             errors.append(PollError("http_status", CLUSTER_BACKUP, message))
             return None
         except PollError as exc:
-            if exc.reason in ("auth", "timeout", "connection", "tls"):
-                raise
-            errors.append(exc)
+            tolerate(exc, errors, fatal=(*FATAL, *TRANSPORT_REASONS))
             return None
         if overview is None:
             message = "obshell reported the resource as missing"
             errors.append(PollError("api_error", CLUSTER_BACKUP, message))
             return None
-        self._supported[CLUSTER_BACKUP] = True
+        self._support[CLUSTER_BACKUP] = True
         statuses = overview.data.statuses if overview.data else []
         return {task.tenant_id: task for task in statuses}
 
@@ -326,9 +307,7 @@ class ObshellSource:
                 unknown.add(tenant.tenant_id)
                 return None
             except PollError as exc:
-                if exc.reason == "auth":
-                    raise
-                errors.append(exc)
+                tolerate(exc, errors)
                 unknown.add(tenant.tenant_id)
                 return None
             return env.data.status if env and env.data else None
@@ -377,7 +356,7 @@ class ObshellSource:
         read_at = max([time.time(), *(t for t in answered if t is not None)])
         success = jobs.success if jobs else None
         backup_task = _backup_task(task) if task else None
-        history_known = self._supported.get(BACKUP_JOBS, False)
+        history_known = self._support.get(BACKUP_JOBS, False)
         last_full_success: float | None = None
         if jobs is not None:
             verified.append(jobs.verified_at)
@@ -396,7 +375,7 @@ class ObshellSource:
             )
 
         log_backup = _log_backup(
-            info, rounds, read_at, self._supported.get(LOG_TASKS, False), name, errors
+            info, rounds, read_at, self._support.get(LOG_TASKS, False), name, errors
         )
         round_ = _active_round(rounds)
         if round_ is not None and round_.checkpoint is not None and round_.checkpoint > read_at:
@@ -438,7 +417,7 @@ class ObshellSource:
         key = (tenant.tenant_name, tenant.tenant_id)
         cached = self._histories.get(key)
         latest = history.task_key(task)
-        if self._supported.get(BACKUP_JOBS) is False:
+        if self._support.get(BACKUP_JOBS) is False:
             return None
 
         async def jobs(
@@ -450,7 +429,7 @@ class ObshellSource:
         found = await self._optional(
             BACKUP_JOBS, lambda: history.read(jobs, cached, latest, created, now), errors
         )
-        if self._supported.get(BACKUP_JOBS) is False:
+        if self._support.get(BACKUP_JOBS) is False:
             return None
         if found is None and cached is not None:
             # Not read again: the cached facts stand while the latest task says nothing
@@ -521,13 +500,8 @@ class ObshellSource:
                 if restore_state(task.status) not in RESTORE_FINISHED:
                     self._seen_restoring[task.restore_tenant_name] = now
         restores = (_restore(task, tz) for task, tz in candidates)
-        return tuple(r for r in restores if self._keep_restore(r, now))
-
-    def _keep_restore(self, restore: Restore, now: float) -> bool:
-        if restore.status not in RESTORE_FINISHED:
-            return True
-        ended = restore.finish or restore.start
-        return ended is not None and now - ended <= self._target.restore_history
+        shown_for = self._target.restore_history
+        return tuple(r for r in restores if restore_shown(r, now, shown_for))
 
     async def _restore_tasks(self) -> list[tuple[m.RestoreInfo, tzinfo]]:
         found: list[tuple[m.RestoreInfo, tzinfo]] = []
@@ -556,9 +530,7 @@ class ObshellSource:
         except EndpointUnsupported:
             return None  # as old as the backup routes: before 4.2.4
         except PollError as exc:
-            if exc.reason == "auth":
-                raise
-            errors.append(exc)
+            tolerate(exc, errors)
             return None
         if env is None or env.data is None:
             return None

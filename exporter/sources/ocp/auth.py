@@ -5,9 +5,10 @@
 - The AccessKey signature (OCP 4.x): `Authorization: OCP-ACCESS-KEY-HMACSHA1 <ak>:<signature>`
   and `Date`, where the signature is Base64(HMAC-SHA1(secret, string to sign)) over
   `Method\\nMd5Payload\\nContentType\\nDate\\nHost\\nOCP-Headers\\nPathAndQuery`, the query sorted
-  by key and percent-encoded (shared/research/ocp-and-cloud-api.md, section 1.3). OCP refuses
-  a `Date` more than 15 minutes away from its clock. UpstreamHTTP sends `params` in exactly
-  that canonical form, so what is signed is what is sent.
+  by key and percent-encoded (OCP's "Generate a signature",
+  en.oceanbase.com/docs/common-ocp-10000000002169100). OCP refuses a `Date` more than 15
+  minutes away from its clock. UpstreamHTTP sends `params` in exactly that canonical form, so
+  what is signed is what is sent.
 
 Secrets are read through callables for every request; a `*_file` that cannot be read raises
 SecretFileError, which UpstreamHTTP reports as reason `auth`.

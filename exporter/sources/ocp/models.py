@@ -11,23 +11,13 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, Field
 
+from exporter.sources.envelope import UpstreamEnvelope
+from exporter.sources.envelope import UpstreamModel as UpstreamModel
 from exporter.sources.values import Int
 
 T = TypeVar("T")
-
-
-class UpstreamModel(BaseModel):
-    """Base of every OCP shape: OCP adds fields between versions, so ignore extras.
-
-    Numbers must be what OCP's Java types can hold: NaN, infinities (`1e400` parses as one)
-    and integers beyond 64 bits make the answer a decode error, as for obshell.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore", frozen=True, populate_by_name=True, allow_inf_nan=False
-    )
 
 
 class ApiError(UpstreamModel):
@@ -38,10 +28,9 @@ class ApiError(UpstreamModel):
     debugMessage: str | None = None
 
 
-class Envelope(UpstreamModel, Generic[T]):
+class Envelope(UpstreamEnvelope[T], Generic[T]):
     """The envelope every OCP answer comes in; `timestamp` carries the server's offset."""
 
-    data: T | None = None
     successful: bool | None = None
     timestamp: str | None = None
     duration: Int | None = None
@@ -49,6 +38,10 @@ class Envelope(UpstreamModel, Generic[T]):
     traceId: str | None = None
     server: str | None = None
     error: ApiError | None = None
+
+    def succeeded(self) -> bool:
+        """OCP's `successful`, when it says (it leaves null fields out)."""
+        return self.successful is not False
 
 
 class PageInfo(UpstreamModel):

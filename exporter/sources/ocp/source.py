@@ -12,9 +12,7 @@ a data backup exists) only when its tenant list could not be read.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, tzinfo
 
@@ -27,54 +25,36 @@ from exporter.snapshot import (
     TargetData,
     Tenant,
 )
-from exporter.sources.base import PollResult, fan_out, poll_collecting_errors
+from exporter.sources.base import PollingSource, fan_out, fill, settle
 from exporter.sources.errors import PollError
 from exporter.sources.http import UpstreamHTTP
 from exporter.sources.lists import SlowLists
 from exporter.sources.ocp import models as m
 from exporter.sources.ocp.client import Answer, OcpClient
+from exporter.sources.ocp.routes import CLUSTERS, OVERVIEW
+from exporter.sources.ocp.sizes import storage_bytes
 from exporter.sources.ocp.tenants import TenantReader, TenantState
-from exporter.sources.values import envelope_zone, finite, parse_time
+from exporter.sources.values import envelope_zone, parse_time
 from exporter.states import cluster_state, schedule_state
 
-log = logging.getLogger(__name__)
-
-CLUSTERS = "/api/v2/ob/clusters"
-OVERVIEW = "/api/v2/ob/clusters/:id/backup/overview"
-PAGE_SIZE = 2000  # OCP's largest page
 # 100,000 clusters: far beyond any OCP; a server that keeps announcing pages is misbehaving.
 MAX_PAGES = 50
-# obStorageVolumeUnit: OCP sizes storage in powers of 1024, as its UI does.
-UNIT_BYTES: dict[str, int] = {
-    unit: 1024**power for power, unit in enumerate(("B", "KB", "MB", "GB", "TB", "PB"))
-}
 STRATEGY = {"HAS_BACKUP_STRATEGY": True, "NO_BACKUP_STRATEGY": False}
 
 
-class OcpSource:
-    """The OCP source of one target; it keeps nothing between polls."""
+class OcpSource(PollingSource):
+    """The OCP source of one target; between polls it keeps only its slow lists (read again
+    as exporter.sources.lists says). OCP API v2 has every route in every version we poll:
+    no endpoint support to learn."""
 
     def __init__(self, target: OcpTarget, http: UpstreamHTTP) -> None:
+        super().__init__()
         self._target = target
-        self._client = OcpClient(http, target.url)
-        self._tenants = TenantReader(
-            self._client,
-            target.timezone,
-            target.restore_history,
-            target.max_concurrency,
-            SlowLists(target.interval, target.stale_after),
-        )
+        self._client = OcpClient(http, target.url, target.name)
+        self._tenants = TenantReader(self._client, target)
         self._cluster_lists: SlowLists[list[m.ObCluster]] = SlowLists(
             target.interval, target.stale_after
         )
-
-    def endpoint_support(self) -> Mapping[str, bool]:
-        """OCP API v2 has both routes in every version we poll: nothing to learn."""
-        return {}
-
-    async def poll(self) -> PollResult:
-        """Poll everything once; failures become PollErrors in the result, never exceptions."""
-        return await poll_collecting_errors(self._poll)
 
     async def _poll(self, errors: list[PollError]) -> TargetData:
         now = time.time()
@@ -106,18 +86,10 @@ class OcpSource:
 
     async def _clusters(self) -> list[m.ObCluster]:
         found: dict[int, m.ObCluster] = {}
-        for page in range(1, MAX_PAGES + 1):
-            params = {"page": str(page), "size": str(PAGE_SIZE)}
-            answer = await self._client.get(CLUSTERS, CLUSTERS, m.Paged[m.ObCluster], params)
-            # A cluster created while we page can shift another onto the next page: keep one.
-            for cluster in answer.data.contents:
-                found.setdefault(cluster.id, cluster)
-            pages = answer.data.page.totalPages if answer.data.page else 1
-            if page >= pages or not answer.data.contents:
-                break
-        else:
-            name = self._target.name
-            log.warning("target=%s: more than %d pages of clusters; stopped", name, MAX_PAGES)
+        listed = await self._client.pages(CLUSTERS, CLUSTERS, m.ObCluster, {}, MAX_PAGES)
+        # A cluster created while we page can shift another onto the next page: keep one.
+        for cluster, _ in listed:
+            found.setdefault(cluster.id, cluster)
         return list(found.values())
 
     async def _cluster(
@@ -125,20 +97,14 @@ class OcpSource:
     ) -> Cluster | None:
         overview: m.ClusterBackupInfoDetail | None = None
         zone: tzinfo = self._target.timezone or UTC
-        path = f"{CLUSTERS}/{listed.id}/backup/overview"
+        path = fill(OVERVIEW, id=str(listed.id))
         fetched, tenants = await asyncio.gather(
             self._client.get(OVERVIEW, path, m.ClusterBackupInfoDetail),
             self._tenants.tenants(listed.id, now, errors),
             return_exceptions=True,
         )
-        for outcome in (fetched, tenants):
-            if isinstance(outcome, PollError) and outcome.reason == "auth":
-                raise outcome
-            if isinstance(outcome, BaseException) and not isinstance(outcome, PollError):
-                raise outcome
-        if isinstance(fetched, PollError):
-            errors.append(fetched)
-        elif isinstance(fetched, Answer):
+        settle((fetched, tenants), errors)
+        if isinstance(fetched, Answer):
             overview, zone = fetched.data, self._zone(fetched)
         states = tenants if isinstance(tenants, list) else None
         identity = _identity(listed, overview)
@@ -190,7 +156,8 @@ def _cluster(
     raw_status = overview.obClusterStatus
     raw_schedule = overview.backupScheduleStatus
     try:
-        size = backup_size_bytes(overview)
+        owner = f"cluster {overview.clusterName!r}"
+        size = storage_bytes(overview.backupSize, overview.obStorageVolumeUnit, OVERVIEW, owner)
     except PollError as exc:
         errors.append(exc)
         size = None
@@ -243,17 +210,3 @@ def _with_tenants(cluster: Cluster, states: list[TenantState] | None) -> Cluster
         recovery_point=None,
         log_backup=None if per_tenant else cluster.log_backup,
     )
-
-
-def backup_size_bytes(overview: m.ClusterBackupInfoDetail) -> float | None:
-    """`backupSize` in bytes; an unknown or missing unit is a decode error, never a guess."""
-    if overview.backupSize is None or overview.backupSize < 0:
-        return None
-    unit = (overview.obStorageVolumeUnit or "").strip().upper()
-    if unit not in UNIT_BYTES:
-        shown = repr(overview.obStorageVolumeUnit) if overview.obStorageVolumeUnit else "missing"
-        known = ", ".join(UNIT_BYTES)
-        message = f"obStorageVolumeUnit {shown[:40]} is not one of {known}; size not exported"
-        raise PollError("decode", OVERVIEW, f"cluster {overview.clusterName!r}: {message}")
-    # A size near float's limit times the unit overflows to infinity: unknown, not +Inf.
-    return finite(overview.backupSize * UNIT_BYTES[unit])

@@ -1,18 +1,18 @@
 """One OCP cluster's tenants and their newest backup, log backup and restore tasks.
 
 Per cluster: the tenant list (paged like the cluster list); per user tenant, three task routes
-(shared/research/ocp-and-cloud-api.md, S7, S8, S10). The routes document a time window
-(`startTime`/`endTime`, UTC `...Z`) but no paging and no order, so the exporter asks for one
-page of OCP's largest size inside a window, reads on only while OCP says there are more pages
-(a server that pages: the newest task can be on any page when no order is documented), and
-picks the newest task itself. One list per kind gives the newest task, the newest DONE and
-the newest FAILED at once.
+(OCP's "View data backup tasks", "View log backup tasks" and "View restore tasks" of a tenant:
+en.oceanbase.com/docs/common-ocp-10000000001626257, -258 and -259). The routes document a
+time window (`startTime`/`endTime`, UTC `...Z`) but no paging and no order, so the exporter
+asks for one page of OCP's largest size inside a window, reads on only while OCP says there
+are more pages (a server that pages: the newest task can be on any page when no order is
+documented), and picks the newest task itself. One list per kind gives the newest task, the
+newest DONE and the newest FAILED at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -20,13 +20,16 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from exporter.config import OcpTarget
 from exporter.snapshot import BackupTask, LogBackup, Restore, Tenant
-from exporter.sources.base import fan_out
+from exporter.sources.base import fan_out, fill, tolerate, tolerated
 from exporter.sources.errors import PollError
 from exporter.sources.lists import SlowLists
 from exporter.sources.ocp import models as m
-from exporter.sources.ocp.client import Answer, OcpClient
-from exporter.sources.values import envelope_zone, finite, parse_time
+from exporter.sources.ocp.client import OcpClient
+from exporter.sources.ocp.routes import DATA_TASKS, LOG_TASKS, RESTORE_TASKS, TENANTS
+from exporter.sources.ocp.sizes import storage_bytes
+from exporter.sources.values import envelope_zone, parse_time, restore_shown
 from exporter.states import (
     RESTORE_FINISHED,
     ocp_data_task_state,
@@ -34,14 +37,6 @@ from exporter.states import (
     restore_state,
 )
 
-log = logging.getLogger(__name__)
-
-CLUSTERS = "/api/v2/ob/clusters"
-TENANTS = "/api/v2/ob/clusters/:id/tenants"
-DATA_TASKS = "/api/v2/ob/clusters/:id/tenants/:tenantId/backup/task/dataBackupTasks"
-LOG_TASKS = "/api/v2/ob/clusters/:id/tenants/:tenantId/backup/task/logBackupTasks"
-RESTORE_TASKS = "/api/v2/ob/clusters/:id/tenants/:tenantId/backup/task/restoreTasks"
-PAGE_SIZE = 2000  # OCP's largest page
 MAX_TENANT_PAGES = 10
 MAX_TASK_PAGES = 5
 # Long enough to hold a DONE backup under a weekly schedule that missed a few runs; a tenant
@@ -52,9 +47,6 @@ RESTORE_RUN_SECONDS = 7 * 86400.0
 CLOCK_SLACK_SECONDS = 86400.0  # the window reaches ahead only to absorb clock skew
 CLOCK_SKEW_SECONDS = 60.0  # how far ahead of our clock a log checkpoint may be and still count
 SYS_TENANT_ID = 1
-UNIT_BYTES: dict[str, int] = {
-    unit: 1024**power for power, unit in enumerate(("B", "KB", "MB", "GB", "TB", "PB"))
-}
 Item = TypeVar("Item", bound=BaseModel)
 
 
@@ -69,21 +61,13 @@ class TenantState:
 class TenantReader:
     """Reads the tenants of the clusters of one OCP target."""
 
-    def __init__(
-        self,
-        client: OcpClient,
-        configured_zone: tzinfo | None,
-        restore_history: float,
-        width: int,
-        lists: SlowLists[list[tuple[m.ObTenant, tzinfo]]],
-    ) -> None:
+    def __init__(self, client: OcpClient, target: OcpTarget) -> None:
         self._client = client
-        self._configured_zone = configured_zone
-        self._restore_history = restore_history
-        # Tenants polled at once (the target's max_concurrency): not one task each up front.
-        self._width = width
+        self._target = target
         # Each cluster's tenant list changes slowly: read again as exporter.sources.lists says.
-        self._lists = lists
+        self._lists: SlowLists[list[tuple[m.ObTenant, tzinfo]]] = SlowLists(
+            target.interval, target.stale_after
+        )
         self._read_at: dict[int, float] = {}
 
     def keep_only(self, ocp_cluster_ids: Iterable[int]) -> None:
@@ -100,18 +84,17 @@ class TenantReader:
         self, ocp_cluster_id: int, now: float, errors: list[PollError]
     ) -> list[TenantState] | None:
         """Every user tenant of the cluster with its tasks; None when the list failed."""
-        base = f"{CLUSTERS}/{ocp_cluster_id}/tenants"
+        cluster = str(ocp_cluster_id)
+        path = fill(TENANTS, id=cluster)
         try:
             listed, self._read_at[ocp_cluster_id] = await self._lists.get(
                 ocp_cluster_id,
                 now,
-                lambda: self._pages(TENANTS, base, m.ObTenant, {}, MAX_TENANT_PAGES),
+                lambda: self._pages(TENANTS, path, m.ObTenant, {}, MAX_TENANT_PAGES),
             )
         except PollError as exc:
             self._read_at.pop(ocp_cluster_id, None)
-            if exc.reason == "auth":
-                raise
-            errors.append(exc)
+            tolerate(exc, errors)
             return None
         users: dict[int, m.ObTenant] = {}
         for item, _ in listed:
@@ -124,23 +107,22 @@ class TenantReader:
             users.setdefault(item.id, item)  # a tenant shifted onto the next page: keep one
         return await fan_out(
             list(users.values()),
-            lambda t: self._tenant(f"{base}/{t.id}", t, now, errors),
-            self._width,
+            lambda t: self._tenant(cluster, t, now, errors),
+            # Tenants polled at once: not one task each up front.
+            self._target.max_concurrency,
         )
 
     async def _tenant(
-        self, path: str, item: m.ObTenant, now: float, errors: list[PollError]
+        self, cluster: str, item: m.ObTenant, now: float, errors: list[PollError]
     ) -> TenantState:
         data_window = _window(now - DATA_WINDOW_SECONDS, now)
-        restore_window = _window(now - RESTORE_RUN_SECONDS - self._restore_history, now)
+        restore_window = _window(now - RESTORE_RUN_SECONDS - self._target.restore_history, now)
+        ids = {"id": cluster, "tenantId": str(item.id)}
         data, logs, restores = await asyncio.gather(
-            self._optional(DATA_TASKS, f"{path}/backup/task/dataBackupTasks", m.DataBackupTask,
-                           data_window, errors),
-            self._optional(LOG_TASKS, f"{path}/backup/task/logBackupTasks", m.LogBackupTask,
-                           {}, errors),
-            self._optional(RESTORE_TASKS, f"{path}/backup/task/restoreTasks", m.RestoreTask,
-                           restore_window, errors),
-        )  # fmt: skip
+            self._optional(DATA_TASKS, ids, m.DataBackupTask, data_window, errors),
+            self._optional(LOG_TASKS, ids, m.LogBackupTask, {}, errors),
+            self._optional(RESTORE_TASKS, ids, m.RestoreTask, restore_window, errors),
+        )
         assert item.obTenantId is not None  # checked by the caller
         backups = _data_state(data, item.name, errors)
         log_backup = _log_backup(logs, now, item.name, errors)
@@ -155,32 +137,21 @@ class TenantReader:
             recovery_point=_recovery_point(backups.last_success, log_backup),
         )
         restore = _restore(restores, item.name)
-        if restore is not None and not self._keep(restore, now):
+        if restore is not None and not restore_shown(restore, now, self._target.restore_history):
             restore = None
         return TenantState(tenant=tenant, restore=restore)
-
-    def _keep(self, restore: Restore, now: float) -> bool:
-        if restore.status not in RESTORE_FINISHED:
-            return True
-        ended = restore.finish or restore.start
-        return ended is not None and now - ended <= self._restore_history
 
     async def _optional(
         self,
         route: str,
-        path: str,
+        ids: dict[str, str],
         model: type[Item],
         params: dict[str, str],
         errors: list[PollError],
     ) -> list[tuple[Item, tzinfo]]:
-        """A task list; a failure other than auth is recorded and reads as no tasks known."""
-        try:
-            return await self._pages(route, path, model, params, MAX_TASK_PAGES)
-        except PollError as exc:
-            if exc.reason == "auth":
-                raise
-            errors.append(exc)
-            return []
+        """A task list; a tolerated failure is recorded and reads as no tasks known."""
+        call = self._pages(route, fill(route, **ids), model, params, MAX_TASK_PAGES)
+        return await tolerated(call, errors) or []
 
     async def _pages(
         self,
@@ -190,25 +161,9 @@ class TenantReader:
         params: dict[str, str],
         max_pages: int,
     ) -> list[tuple[Item, tzinfo]]:
-        """Every item of a list with its zone; one request when OCP does not page it."""
-        items: list[tuple[Item, tzinfo]] = []
-        for number in range(1, max_pages + 1):
-            query = {**params, "page": str(number), "size": str(PAGE_SIZE)}
-            answer: Answer[m.Paged[Item]] = await self._client.get(
-                route,
-                path,
-                m.Paged[model],  # type: ignore[valid-type]
-                query,
-            )
-            zone = envelope_zone(self._configured_zone, answer.timestamp)
-            items.extend((item, zone) for item in answer.data.contents)
-            page = answer.data.page
-            # `{contents}` without `page` is the whole list (OCP's IterableResponse).
-            if page is None or number >= page.totalPages or not answer.data.contents:
-                break
-        else:
-            log.warning("%s: more than %d pages; stopped", route, max_pages)
-        return items
+        """Every item of a list with its zone."""
+        listed = await self._client.pages(route, path, model, params, max_pages)
+        return [(item, envelope_zone(self._target.timezone, stamp)) for item, stamp in listed]
 
 
 def _window(start: float, now: float) -> dict[str, str]:
@@ -292,15 +247,13 @@ def _backup_task(
 
 def _size_bytes(task: m.DataBackupTask, tenant: str, errors: list[PollError]) -> int | None:
     """`backupSize` in `obStorageVolumeUnit`, as bytes; a unit we cannot map is unknown."""
-    if task.backupSize is None or task.backupSize < 0:
+    try:
+        size = storage_bytes(
+            task.backupSize, task.obStorageVolumeUnit, DATA_TASKS, f"tenant {tenant!r}"
+        )
+    except PollError as exc:
+        errors.append(exc)
         return None
-    unit = (task.obStorageVolumeUnit or "").strip().upper()
-    if unit not in UNIT_BYTES:
-        shown = repr(task.obStorageVolumeUnit)[:40] if task.obStorageVolumeUnit else "missing"
-        message = f"tenant {tenant!r}: obStorageVolumeUnit {shown} unknown; size not exported"
-        errors.append(PollError("decode", DATA_TASKS, message))
-        return None
-    size = finite(task.backupSize * UNIT_BYTES[unit])
     return int(size) if size is not None and size < 2**63 else None
 
 
