@@ -21,33 +21,36 @@ class ClusterIdentity:
     cluster_type: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BackupTask:
-    """The latest data backup task of a tenant; a number the upstream left out is None."""
+    """The latest data backup task of a tenant; a number the upstream left out is None.
+
+    Keyword-only with unknown defaults, so a source names only what its upstream tells.
+    """
 
     status: str
     raw_status: str
-    backup_set_id: int | None
-    task_id: int | None
-    job_id: int | None
-    incarnation: int | None
-    encryption_mode: str
-    path: str
-    comment: str
-    output_rate_bytes: float | None
-    input_bytes: int | None
-    output_bytes: int | None
-    extra_meta_bytes: int | None
-    tablets: int | None
-    finished_tablets: int | None
-    macro_blocks: int | None
-    finished_macro_blocks: int | None
-    files: int | None
-    result_code: int | None
-    start: float | None
-    end: float | None
-    start_scn: float | None
-    end_scn: float | None
+    backup_set_id: int | None = None
+    task_id: int | None = None
+    job_id: int | None = None
+    incarnation: int | None = None
+    encryption_mode: str = ""
+    path: str = ""
+    comment: str = ""
+    output_rate_bytes: float | None = None
+    input_bytes: int | None = None
+    output_bytes: int | None = None
+    extra_meta_bytes: int | None = None
+    tablets: int | None = None
+    finished_tablets: int | None = None
+    macro_blocks: int | None = None
+    finished_macro_blocks: int | None = None
+    files: int | None = None
+    result_code: int | None = None
+    start: float | None = None
+    end: float | None = None
+    start_scn: float | None = None
+    end_scn: float | None = None
 
 
 @dataclass(frozen=True)
@@ -75,30 +78,30 @@ class Tenant:
     recovery_point: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Restore:
-    """The newest restore job of one tenant name."""
+    """The newest restore job of one tenant name (keyword-only: a source names what it knows)."""
 
     tenant_name: str
     status: str
     raw_status: str
-    job_id: int | None  # None where the upstream does not say (OCP)
-    restore_tenant_id: int | None
-    backup_tenant_name: str
-    backup_cluster_name: str
-    comment: str
-    restore_progress: float | None
-    recover_progress: float | None
-    tablets: int | None
-    finished_tablets: int | None
-    total_bytes: int | None
-    finished_bytes: int | None
-    log_streams: int | None
-    finished_log_streams: int | None
-    start: float | None
-    finish: float | None
-    restore_scn: float | None
-    recover_scn: float | None
+    job_id: int | None = None  # None where the upstream does not say (OCP)
+    restore_tenant_id: int | None = None
+    backup_tenant_name: str = ""
+    backup_cluster_name: str = ""
+    comment: str = ""
+    restore_progress: float | None = None
+    recover_progress: float | None = None
+    tablets: int | None = None
+    finished_tablets: int | None = None
+    total_bytes: int | None = None
+    finished_bytes: int | None = None
+    log_streams: int | None = None
+    finished_log_streams: int | None = None
+    start: float | None = None
+    finish: float | None = None
+    restore_scn: float | None = None
+    recover_scn: float | None = None
 
 
 @dataclass(frozen=True)
