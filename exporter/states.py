@@ -56,8 +56,9 @@ _RESTORE_HISTORY_ALIASES = {"SUCCESS": "RESTORE_SUCCESS", "FAIL": "RESTORE_FAIL"
 
 BACKUP_SET_STATES = ("BEGINNING", "DOING", "DONE", "FAILED", "OVERDUE", UNKNOWN)
 SCHEDULE_STATES = ("NONE", "NORMAL", "PAUSED", "WAITING", "ABNORMAL", UNKNOWN)
-# OCP's obClusterStatus: the values OCP's API clients and its UI constants name (see
-# shared/research/ocp-and-cloud-api.md); anything else is UNKNOWN with the raw string kept.
+# OCP's obClusterStatus: the values OCP's API clients and its UI constants name (OCP docs,
+# "Query clusters", en.oceanbase.com/docs/common-ocp-10000000002169689, and github.com/oceanbase/
+# ocp-express's UI constants); anything else is UNKNOWN with the raw string kept.
 CLUSTER_STATES = (
     "CREATING",
     "STARTING",
@@ -114,8 +115,10 @@ def upper_snake(raw: str) -> str:
     return "_".join(raw.replace("-", " ").replace("_", " ").split()).upper()
 
 
-# OCP's task vocabularies (shared/research/ocp-and-cloud-api.md, sections 2.5-2.6): the
-# values its API pages document for `status`, and the other spelling its UI carries.
+# OCP's task vocabularies: the values its API pages document for `status` ("View data backup
+# tasks of a tenant", en.oceanbase.com/docs/common-ocp-10000000001626257; "View log backup
+# tasks", .../common-ocp-10000000001626258), and the other spelling the UI constants of
+# github.com/oceanbase/ocp-express carry (DATA_BACKUP_TASK_STATUS_LIST and its log twin).
 _OCP_DATA_TASK_STATES = {
     "BEGINNING": "DOING",  # "the task is being started"
     "INITIALIZING": "INIT",
