@@ -4,6 +4,9 @@ Everything here is frozen: a poll builds a new `TargetData` and the poller swaps
 so a scrape never sees half a poll. Times are Unix seconds (float) or None for unknown; states
 are already normalised to the fixed sets of the metric contract, with the upstream string kept
 beside them for the `_info` series.
+
+Slotted: a fleet of 1,000 targets x 10 tenants keeps ~100,000 of these, and an instance without
+a `__dict__` takes about a third less memory.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClusterIdentity:
     """How a cluster is labelled: obagent's `ob_cluster_name` and `ob_cluster_id`."""
 
@@ -21,7 +24,7 @@ class ClusterIdentity:
     cluster_type: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BackupTask:
     """The latest data backup task of a tenant; a number the upstream left out is None."""
 
@@ -50,7 +53,7 @@ class BackupTask:
     end_scn: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LogBackup:
     """Log archive state: checkpoint, delay as reported, and the round's status."""
 
@@ -60,7 +63,7 @@ class LogBackup:
     raw_status: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tenant:
     """A user tenant and its backup state."""
 
@@ -75,7 +78,7 @@ class Tenant:
     recovery_point: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Restore:
     """The newest restore job of one tenant name."""
 
@@ -101,7 +104,7 @@ class Restore:
     recover_scn: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClusterManagement:
     """What a management platform (OCP) says of a cluster as a whole; None is unknown."""
 
@@ -115,7 +118,7 @@ class ClusterManagement:
     last_data_backup: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BackupSet:
     """The latest data backup set (OceanBase Cloud) of an instance, or of one tenant in it."""
 
@@ -132,7 +135,7 @@ class BackupSet:
     end: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TenantBackupSet:
     """A tenant's part of the latest backup set; `tenant_id` is "" when the source omits it."""
 
@@ -141,7 +144,7 @@ class TenantBackupSet:
     backup_set: BackupSet
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TenantRecovery:
     """Where a tenant can be restored to (OceanBase Cloud's restorable windows).
 
@@ -155,7 +158,7 @@ class TenantRecovery:
     window_start: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cluster:
     """One cluster and what it holds.
 
@@ -179,7 +182,7 @@ class Cluster:
 LIST_FACTS = frozenset({"cluster_list", "tenant_list", "instance_list"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TargetData:
     """Everything one successful (or partly successful) poll of a target learned."""
 
@@ -204,7 +207,7 @@ class TargetData:
         return min([self.polled_at, *shown])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HistogramSnapshot:
     """Cumulative bucket counts of one histogram."""
 
@@ -213,7 +216,7 @@ class HistogramSnapshot:
     total: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TargetHealth:
     """The exporter's own view of a target, rendered as `oceanbase_backup_exporter_*`."""
 
@@ -229,7 +232,7 @@ class TargetHealth:
     endpoint_supported: tuple[tuple[str, bool], ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TargetSnapshot:
     """A target's latest state: identity labels, health, and data unless it went stale."""
 
