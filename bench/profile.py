@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.fleet import fleet, process_cpu, write_config
-from bench.poll_cycle import tune
 from exporter.config import load_config
+from exporter.gc_policy import tune
 from exporter.poller import Poller
 
 
