@@ -7,8 +7,9 @@ answering after a fixed 20 ms, so that what is measured is the client, not the s
 dead ones. `python -m bench tenants`: peak RSS of one target with 1k, 10k and 50k tenants.
 `python -m bench cost [--baseline CHECKOUT]`: how a steady-state poll's requests, CPU and
 memory grow with tenants and targets, and with a baseline checkout its poll cycles before and
-after side by side. `python -m bench sources`: CPU per request of OCP and Cloud targets, and
-per answer decoded.
+after side by side, beside two bare aiohttp fan-outs: as many GETs of the unauthenticated
+`/api/v1/info`, and the steady cycle's own requests replayed, signed (bench.routes).
+`python -m bench sources`: CPU per request of OCP and Cloud targets, and per answer decoded.
 """
 
 from __future__ import annotations
@@ -80,10 +81,10 @@ def compare(sizes: list[int], baseline: str) -> None:
         )
         print()
         print(
-            "| targets | requests before / after | poll s before / after | bare aiohttp s (after's"
-            " requests) | after / bare | CPU ms/req before / after | aiohttp CPU ms/req"
-            " | after / aiohttp | CPU ms per tenant per poll before / after | peak RSS MB before"
-            " / after | load |"
+            "| targets | requests before / after | poll s before / after | bare aiohttp s: /info"
+            " / same requests | after / bare: /info / same | CPU ms/req before / after"
+            " | aiohttp CPU ms/req: /info / same | after / aiohttp: /info / same"
+            " | CPU ms per tenant per poll before / after | peak RSS MB before / after | load |"
         )
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for size in sizes:
@@ -91,21 +92,24 @@ def compare(sizes: list[int], baseline: str) -> None:
                 common = ("--base", base, "--targets", str(size))
                 old = _run("bench.poll_cycle", *common, code=code)
                 new = _run("bench.poll_cycle", *common)
+                width_arg = ("--client", "aiohttp", "--concurrency", str(width["after"]))
                 bare = _run(
-                    "bench.fanout", *common, "--requests", str(int(new["requests"])),
-                    "--client", "aiohttp", "--concurrency", str(width["after"]),
-                )  # fmt: skip
-            per_req = [r["cpu"] / r["requests"] * 1000 for r in (old, new, bare)]
+                    "bench.fanout", *common, "--requests", str(int(new["requests"])), *width_arg
+                )
+                urls = str(Path(folder, "urls.json"))
+                _run("bench.routes", *common, "--out", urls)
+                same = _run("bench.fanout", *common, "--requests", "0", "--urls", urls, *width_arg)
+            per_req = [r["cpu"] / r["requests"] * 1000 for r in (old, new, bare, same)]
             per_tenant = [r["cpu"] / (size * TENANTS) * 1000 for r in (old, new)]
             cells = [
                 str(size),
                 f"{old['requests']:.0f} / {new['requests']:.0f}",
                 f"{old['wall']:.2f} / {new['wall']:.2f}",
-                f"{bare['wall']:.2f}",
-                f"{new['wall'] / bare['wall']:.2f}x",
+                f"{bare['wall']:.2f} / {same['wall']:.2f}",
+                f"{new['wall'] / bare['wall']:.2f}x / {new['wall'] / same['wall']:.2f}x",
                 f"{per_req[0]:.3f} / {per_req[1]:.3f}",
-                f"{per_req[2]:.3f}",
-                f"{per_req[1] / per_req[2]:.2f}x",
+                f"{per_req[2]:.3f} / {per_req[3]:.3f}",
+                f"{per_req[1] / per_req[2]:.2f}x / {per_req[1] / per_req[3]:.2f}x",
                 f"{per_tenant[0]:.3f} / {per_tenant[1]:.3f}",
                 f"{old['rss_mb']:.0f} / {new['rss_mb']:.0f}",
                 _load(),

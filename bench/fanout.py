@@ -2,6 +2,11 @@
 
 `aiohttp` is the cheapest client measured here; `httpx` is httpx's own transport. Each runs in
 a fresh process and prints JSON: wall time and CPU of a measured round after a warm-up one.
+
+By default every GET asks the agents' unauthenticated `/api/v1/info`. With `--urls FILE` (from
+`bench.routes`) it asks the exporter's own routes instead, each with obshell's auth header made
+before the round starts (not counted): the same requests, as costly for the agents to answer,
+with nothing of the exporter's work around them.
 """
 
 from __future__ import annotations
@@ -11,11 +16,30 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import aiohttp
 import httpx
+from yarl import URL
 
-from bench.fleet import agent_url, process_cpu
+from bench.fleet import PASSWORD, agent_url, process_cpu
+from exporter.sources.http import Response
+from exporter.sources.obshell.auth import HybridAuth
+
+Headers = dict[str, dict[str, str]]
+
+
+async def _signed(session: aiohttp.ClientSession, urls: list[str]) -> Headers:
+    """obshell's auth header for every URL, as the exporter would send it now."""
+    auth = HybridAuth(lambda: PASSWORD)
+
+    async def fetch(url: URL) -> Response:
+        async with session.get(url) as response:
+            return Response(response.status, response.headers, await response.read())
+
+    return {
+        url: dict(await auth.headers("GET", URL(url, encoded=True), fetch)) for url in set(urls)
+    }
 
 
 async def _round(urls: list[str], concurrency: int, get: Callable[[str], Awaitable[None]]) -> None:
@@ -28,12 +52,13 @@ async def _round(urls: list[str], concurrency: int, get: Callable[[str], Awaitab
     await asyncio.gather(*(one(u) for u in urls))
 
 
-async def _measure(client: str, urls: list[str], concurrency: int) -> dict[str, float]:
+async def _measure(client: str, urls: list[str], concurrency: int, sign: bool) -> dict[str, float]:
+    signed: Headers = {}
     if client == "aiohttp":
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
 
         async def get(url: str) -> None:
-            async with session.get(url) as response:
+            async with session.get(URL(url, encoded=True), headers=signed.get(url)) as response:
                 await response.read()
 
         close: Callable[[], Awaitable[None]] = session.close
@@ -45,7 +70,11 @@ async def _measure(client: str, urls: list[str], concurrency: int) -> dict[str, 
 
         close = http.aclose
     try:
+        if sign:
+            signed = await _signed(session, urls)
         await _round(urls, concurrency, get)
+        if sign:  # headers live 60 s: made again for the measured round
+            signed = await _signed(session, urls)
         cpu, wall = process_cpu(), time.monotonic()
         await _round(urls, concurrency, get)
         return {"wall": time.monotonic() - wall, "cpu": process_cpu() - cpu, "requests": len(urls)}
@@ -61,9 +90,18 @@ def main() -> None:
     parser.add_argument("--requests", type=int, required=True, help="in all, spread over targets")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--client", choices=["aiohttp", "httpx"], required=True)
+    parser.add_argument("--urls", help="a JSON list of URLs to ask, signed (from bench.routes)")
     args = parser.parse_args()
-    urls = [agent_url(args.base, i % args.targets) + "/api/v1/info" for i in range(args.requests)]
-    print(json.dumps(asyncio.run(_measure(args.client, urls, args.concurrency))))
+    if args.urls:
+        urls = json.loads(Path(args.urls).read_text())
+    else:
+        urls = [
+            agent_url(args.base, i % args.targets) + "/api/v1/info" for i in range(args.requests)
+        ]
+    sign = bool(args.urls)
+    if sign and args.client != "aiohttp":
+        parser.error("--urls is for --client aiohttp")
+    print(json.dumps(asyncio.run(_measure(args.client, urls, args.concurrency, sign))))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,13 @@ from bench.fleet import process_cpu, write_config
 from exporter.config import load_config
 from exporter.poller import Poller
 
+try:
+    from exporter.gc_policy import tune
+except ImportError:  # a baseline from before it: CPython's defaults
+
+    def tune() -> None:
+        """Nothing to do."""
+
 
 def _rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -28,6 +35,7 @@ def _rss_mb() -> float:
 
 async def _measure(config: Path) -> dict[str, float]:
     poller = Poller(load_config(config))
+    tune()  # what the exporter's main() does before polling
     rss_before = _rss_mb()
     try:
         await poller.poll_all_once()

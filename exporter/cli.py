@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from exporter import __version__
+from exporter import __version__, gc_policy
 from exporter.collector import ExporterState, collect
 from exporter.config import Config, ConfigError, check_secrets, load_config, parse_duration
 from exporter.exposition import render
@@ -159,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         return check_config(Path(args.config_file))
     if args.demo:
+        gc_policy.tune()
         return asyncio.run(run_demo(args, listen))
     try:
         config = _load(Path(args.config_file), shard)
@@ -166,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"config error: {problem}", file=sys.stderr)
         return EXIT_USAGE if args.once else EXIT_FAILED
+    gc_policy.tune()
     if args.once:
         return asyncio.run(run_once(config))
     return asyncio.run(serve(args, Path(args.config_file), shard, listen))

@@ -4,6 +4,9 @@ Everything here is frozen: a poll builds a new `TargetData` and the poller swaps
 so a scrape never sees half a poll. Times are Unix seconds (float) or None for unknown; states
 are already normalised to the fixed sets of the metric contract, with the upstream string kept
 beside them for the `_info` series.
+
+Slotted: a fleet of 1,000 targets x 10 tenants keeps ~100,000 of these, and an instance without
+a `__dict__` takes about a third less memory.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClusterIdentity:
     """How a cluster is labelled: obagent's `ob_cluster_name` and `ob_cluster_id`."""
 
@@ -21,7 +24,7 @@ class ClusterIdentity:
     cluster_type: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BackupTask:
     """The latest data backup task of a tenant; a number the upstream left out is None.
 
@@ -53,7 +56,7 @@ class BackupTask:
     end_scn: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LogBackup:
     """Log archive state: checkpoint, delay as reported, and the round's status."""
 
@@ -63,7 +66,7 @@ class LogBackup:
     raw_status: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tenant:
     """A user tenant and its backup state."""
 
@@ -78,7 +81,7 @@ class Tenant:
     recovery_point: float | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Restore:
     """The newest restore job of one tenant name (keyword-only: a source names what it knows)."""
 
@@ -104,7 +107,7 @@ class Restore:
     recover_scn: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClusterManagement:
     """What a management platform (OCP) says of a cluster as a whole; None is unknown."""
 
@@ -118,7 +121,7 @@ class ClusterManagement:
     last_data_backup: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BackupSet:
     """The latest data backup set (OceanBase Cloud) of an instance, or of one tenant in it."""
 
@@ -135,7 +138,7 @@ class BackupSet:
     end: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TenantBackupSet:
     """A tenant's part of the latest backup set; `tenant_id` is "" when the source omits it."""
 
@@ -144,7 +147,7 @@ class TenantBackupSet:
     backup_set: BackupSet
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TenantRecovery:
     """Where a tenant can be restored to (OceanBase Cloud's restorable windows).
 
@@ -158,7 +161,7 @@ class TenantRecovery:
     window_start: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cluster:
     """One cluster and what it holds.
 
@@ -182,7 +185,7 @@ class Cluster:
 LIST_FACTS = frozenset({"cluster_list", "tenant_list", "instance_list"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TargetData:
     """Everything one successful (or partly successful) poll of a target learned."""
 
@@ -207,7 +210,7 @@ class TargetData:
         return min([self.polled_at, *shown])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HistogramSnapshot:
     """Cumulative bucket counts of one histogram."""
 
@@ -216,7 +219,7 @@ class HistogramSnapshot:
     total: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TargetHealth:
     """The exporter's own view of a target, rendered as `oceanbase_backup_exporter_*`."""
 
@@ -232,7 +235,7 @@ class TargetHealth:
     endpoint_supported: tuple[tuple[str, bool], ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TargetSnapshot:
     """A target's latest state: identity labels, health, and data unless it went stale."""
 

@@ -76,7 +76,10 @@ class RequestStats:
     def record(self, endpoint: str, seconds: float) -> None:
         """Count one request to `endpoint` that took `seconds`."""
         self.requests[endpoint] += 1
-        self.latency.setdefault(endpoint, Histogram()).observe(seconds)
+        histogram = self.latency.get(endpoint)
+        if histogram is None:  # not setdefault: that would build a Histogram per request
+            histogram = self.latency[endpoint] = Histogram()
+        histogram.observe(seconds)
 
     def take_retry_after(self) -> float:
         """The wait asked for since the last call (0.0 for none), forgotten once taken."""

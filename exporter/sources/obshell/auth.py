@@ -152,12 +152,12 @@ class HybridAuth:
         password, and each wrong one costs it a MySQL login).
         """
         prefix, api_path = _split_agent_path(url.raw_path)
-        origin = _origin(url, prefix)
         if api_path == INFO_PATH:
-            self._notice_info(origin, response)
+            self._notice_info(_origin(url, prefix), response)
             return False
-        if api_path in UNAUTHENTICATED_PATHS:
-            return False
+        if api_path in UNAUTHENTICATED_PATHS or response.status != 401:
+            return False  # both failures below are 401s: most answers stop here
+        origin = _origin(url, prefix)
         if _is_decrypt_failure(response):
             self._keys.pop(origin, None)
             return True
