@@ -34,7 +34,7 @@ from exporter.sources.ocp import models as om
 TARGETS = 20
 CLUSTERS = 5
 TENANTS = 10
-# The simulator's default accounts (exporter.simulator.ocp_auth / cloud_auth).
+# The simulator's default accounts (simulator/ocp/auth.py, simulator/cloud/auth.py).
 OCP_USER, OCP_PASSWORD = "admin", "ocp-pass"
 CLOUD_KEY, CLOUD_SECRET = "cloud-access-key-id", "cloud-access-key-secret"
 

@@ -26,7 +26,7 @@ from yarl import URL
 
 from exporter.config import SecretFileError
 from exporter.sources.budget import PollBudget
-from exporter.sources.errors import DeadlinePassed, PollError, Reason
+from exporter.sources.errors import VALUE_LIMIT, DeadlinePassed, PollError, Reason
 
 # Generous for any real answer (a cluster overview of 1,000 tenants is ~1 MB): a response
 # beyond it is a misbehaving upstream, and reading it whole would cost us our memory.
@@ -267,7 +267,8 @@ class UpstreamHTTP:
             problem = None
             if encoding not in ("", "identity"):
                 problem = (
-                    f"response is {encoding[:40]}-encoded though identity was asked for, not read"
+                    f"response is {encoding[:VALUE_LIMIT]}-encoded though identity was asked"
+                    " for, not read"
                 )
             elif length.isdigit() and int(length) > MAX_BODY_BYTES:
                 problem = f"response of {length} bytes is larger than {MAX_BODY_BYTES}, not read"

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 from yarl import URL
 
+from exporter.logs import fields
 from exporter.sources.envelope import decode, json_or_none, parametrized
 from exporter.sources.errors import PollError
 from exporter.sources.http import Fetch, Response
@@ -137,8 +138,10 @@ class HybridAuth:
             key = self._keys[origin] = _learn_key(info, secret)
             both = self._agent_password is not None and self._password is not None
             if both and not key.agent_header:
-                message = "%s: obshell %s takes no agent password; signing with the root one"
-                log.info(message, origin, key.version)
+                log.info(
+                    "obshell takes no agent password; signing with the root one",
+                    extra=fields(agent=origin, version=key.version),
+                )
         _SIGNED_WITH.set((origin, key))
         return self._sign(url, key)
 
@@ -171,7 +174,9 @@ class HybridAuth:
         public_key = _public_key(_data(secret, SECRET_PATH, AgentSecret))
         if public_key.public_numbers() == used.public_key.public_numbers():
             return False
-        log.info("%s: obshell's key has changed; signing again with the new one", origin)
+        log.info(
+            "obshell's key has changed; signing again with the new one", extra=fields(agent=origin)
+        )
         self._keys[origin] = replace(used, public_key=public_key)
         return True
 

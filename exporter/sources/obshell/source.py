@@ -214,7 +214,10 @@ class ObshellSource(PollingSource):
             or tenant.tenant_name == "sys"
         ):
             if tenant.tenant_id != SYS_TENANT_ID and not tenant.tenant_name:
-                log.debug("skipping tenant %d without a name", tenant.tenant_id)
+                log.debug(
+                    "skipping a tenant without a name",
+                    extra=fields(target=self._target.name, tenant_id=tenant.tenant_id),
+                )
             return False
         return self._target.tenants.matches(tenant.tenant_name)
 
