@@ -1,7 +1,7 @@
 """The exposition: rendered once per change, per target, and served as bytes to every scraper.
 
-prometheus_client's `generate_latest` formats every sample on every call (about 9 µs a
-sample: ~1 s for 100,000). Here each target's sample lines are formatted once, when its
+prometheus_client's `generate_latest` formats every sample on every call (docs/benchmarks.md,
+"Render", compares the two). Here each target's sample lines are formatted once, when its
 snapshot changes, and a scrape only joins the cached pieces under each family's header, so
 its cost follows what changed, not the number of series or of scrapers.
 

@@ -3,13 +3,11 @@
 CPython's default starts a young-generation pass every 700 net allocations of container objects.
 A poll cycle allocates objects that live as long as a request (tens of milliseconds, thousands
 in flight): at the default they survive a pass or two, are promoted, and fill the older
-generations, whose passes then walk every object the exporter keeps (~200,000 at 1,000 targets
-x 10 tenants). `python -m bench.profile --targets 1000` measured 2.3 s of a steady cycle's
-14.9 s of CPU in the collector (476 young, 43 middle and 4 full passes); with the settings
-below, 0.2 s (11 young passes, 1 middle).
+generations, whose passes then walk every object the exporter keeps. At 1,000 targets that was
+a sixth of a steady cycle's CPU (`python -m bench.profile`; figures in docs/benchmarks.md).
 
-The collector is still on: a steady poll makes no cyclic garbage (the same bench, with
-`gc.DEBUG_SAVEALL`, found none), but an error path may, and it is collected within a few
+The collector is still on: a steady poll makes no cyclic garbage (`gc.DEBUG_SAVEALL` found
+none), but an error path may, and it is collected within a few
 thousand requests. What startup built (modules, the config) lives as long as the process and is
 frozen out of every later pass.
 """
