@@ -41,7 +41,7 @@ LATENCY_BUCKETS: tuple[float, ...] = (
 )  # fmt: skip
 
 
-@dataclass
+@dataclass(slots=True)  # one per route per target, kept for the life of the process
 class Histogram:
     """Latency observations, kept per bucket (one increment per request) and summed up into
     the cumulative counts Prometheus wants only when read (once per poll)."""
