@@ -54,9 +54,9 @@ from exporter.config import (
 )
 from exporter.logs import fields
 from exporter.snapshot import HistogramSnapshot, TargetData, TargetHealth, TargetSnapshot
-from exporter.sources import cloud, obshell, ocp
 from exporter.sources.base import HttpFactory, PollResult, Source
 from exporter.sources.budget import PollBudget, SharedSlots
+from exporter.sources.cloud.build import build as build_cloud
 from exporter.sources.errors import MESSAGE_LIMIT, PollError
 from exporter.sources.http import (
     LATENCY_BUCKETS,
@@ -65,6 +65,8 @@ from exporter.sources.http import (
     UpstreamHTTP,
     open_session,
 )
+from exporter.sources.obshell.build import build as build_obshell
+from exporter.sources.ocp.build import build as build_ocp
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +87,11 @@ def build_source(target: Target, http: HttpFactory) -> Source:
     """The source object for a target; the one place that maps a target type to its source."""
     match target:
         case ObshellTarget():
-            return obshell.build(target, http)
+            return build_obshell(target, http)
         case OcpTarget():
-            return ocp.build(target, http)
+            return build_ocp(target, http)
         case CloudTarget():
-            return cloud.build(target, http)
+            return build_cloud(target, http)
         case _:
             assert_never(target)
 

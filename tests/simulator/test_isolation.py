@@ -36,3 +36,19 @@ def test_importing_the_exporter_loads_no_simulator_module(code: str) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_simulator_reads_the_upstream_shapes_without_the_sources_it_checks() -> None:
+    """The simulator shares the models, not the code that polls: importing it loads no
+    source, auth, client, poller or collector, so it stays an outside check of them."""
+    code = (
+        "import simulator, sys; print(sorted(m for m in sys.modules if m.startswith('exporter.')"
+        " and m.rsplit('.', 1)[-1] in {'source', 'build', 'auth', 'client', 'poller',"
+        " 'collector', 'tenants', 'history'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True, text=True, timeout=60, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

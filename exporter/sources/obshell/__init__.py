@@ -1,19 +1,5 @@
-"""obshell: one cluster's agents, with obshell's password auth."""
+"""obshell: one cluster's agents, with obshell's password auth.
 
-from __future__ import annotations
-
-from exporter.config import ObshellTarget
-from exporter.sources.base import HttpFactory
-from exporter.sources.credentials import secret_reader
-from exporter.sources.obshell.auth import HybridAuth
-from exporter.sources.obshell.source import ObshellSource
-
-
-def build(target: ObshellTarget, http: HttpFactory) -> ObshellSource:
-    """The source of an obshell target, its auth reading the passwords on every request."""
-    root, agent = target.password, target.agent_password
-    auth = HybridAuth(
-        password=secret_reader(root) if root is not None else None,
-        agent_password=secret_reader(agent) if agent is not None else None,
-    )
-    return ObshellSource(target, http(auth))
+Empty on purpose: importing a model (as the simulator does) loads no source; `build` is in
+`build.py`.
+"""
