@@ -200,7 +200,7 @@ def _in_file(path: Path, problem: str) -> str:
 def _load(path: Path, shard: tuple[int, int]) -> Config:
     config = load_config(path)
     for warning in config.warnings:
-        log.warning("%s", warning)
+        log.warning("config warning", extra=fields(warning=warning))
     index, count = shard
     if count > 1:
         config = config.model_copy(update={"targets": select_shard(config.targets, index, count)})
@@ -311,8 +311,9 @@ async def run_demo(args: argparse.Namespace, listen: tuple[str | None, int]) -> 
     """`--demo`: the built-in simulator on loopback, and the exporter polling it."""
     try:
         from simulator import Simulator  # the simulator is only needed here
-    except ModuleNotFoundError as exc:
-        if exc.name != "simulator":
+    except ImportError as exc:
+        # Not installed (the image), or another distribution's module of the same name.
+        if exc.name != "simulator" and not (exc.name or "").startswith("simulator."):
             raise
         print(DEMO_UNAVAILABLE, file=sys.stderr)
         return EXIT_FAILED
@@ -329,9 +330,9 @@ async def run_demo(args: argparse.Namespace, listen: tuple[str | None, int]) -> 
     with tempfile.TemporaryDirectory(prefix="obexporter-demo-") as folder:
         config_path = _write_demo_config(Path(folder), simulator, clusters)
         log.info(
-            "demo: simulator at %s; open http://localhost:%d/ and /metrics",
-            simulator.base_url, listen[1],
-        )  # fmt: skip
+            "demo started: open the exporter's page, and /metrics",
+            extra=fields(open=f"http://localhost:{listen[1]}/", simulator=simulator.base_url),
+        )
         try:
             return await serve(args, config_path, (0, 1), listen)
         finally:

@@ -21,6 +21,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
+from exporter.logs import fields
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_CONNECTIONS = 512
@@ -191,11 +193,12 @@ class AcceptErrorFilter:
         if self._last_logged is not None and now - self._last_logged < _RESOURCE_LOG_INTERVAL:
             self._suppressed += 1
             return
-        more = f"; {self._suppressed} more since the last such line" if self._suppressed else ""
         log.error(
-            "cannot accept connections: %s (raise the open files limit, LimitNOFILE, or lower"
-            " --web.max-connections)%s",
-            error.strerror or errno.errorcode.get(error.errno or 0, "error"),
-            more,
+            "cannot accept connections (raise the open files limit, LimitNOFILE, or lower"
+            " --web.max-connections)",
+            extra=fields(
+                error=error.strerror or errno.errorcode.get(error.errno or 0, "error"),
+                suppressed=self._suppressed or None,
+            ),
         )
         self._last_logged, self._suppressed = now, 0

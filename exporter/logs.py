@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import time
 from collections.abc import Mapping
@@ -96,8 +97,12 @@ class JSONFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         for key, value in _keyed(record).items():
-            # Numbers and booleans stay JSON numbers and booleans; anything else is its text.
-            line[key] = value if isinstance(value, int | float | bool) else str(value)
+            # Numbers and booleans stay JSON numbers and booleans (NaN and infinities are not
+            # JSON: their text); anything else is its text.
+            number = isinstance(value, int | bool) or (
+                isinstance(value, float) and math.isfinite(value)
+            )
+            line[key] = value if number else str(value)
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         # json.dumps escapes control characters (and keeps no lone surrogate unescaped).

@@ -5,8 +5,8 @@ so a scrape never sees half a poll. Times are Unix seconds (float) or None for u
 are already normalised to the fixed sets of the metric contract, with the upstream string kept
 beside them for the `_info` series.
 
-Slotted: a fleet of 1,000 targets x 10 tenants keeps ~100,000 of these, and an instance without
-a `__dict__` takes about a third less memory.
+Slotted: a fleet keeps one of these per tenant and task, and an instance without a `__dict__`
+is smaller (docs/benchmarks.md, issue 15's peak RSS).
 """
 
 from __future__ import annotations

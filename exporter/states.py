@@ -76,7 +76,7 @@ CLUSTER_STATES = (
 def _known(raw: str, states: tuple[str, ...]) -> str:
     value = raw.strip().upper()
     # The constant (an interned literal), not the equal string just made: a snapshot keeps
-    # one state per tenant, and 10,000 tenants' copies cost ~0.6 MB per field.
+    # one state per tenant, and a copy per tenant adds up over a fleet (docs/benchmarks.md).
     return sys.intern(value) if value in states else UNKNOWN
 
 

@@ -159,7 +159,7 @@ class Cluster:
 
     @property
     def key(self) -> keys.AgentKey:
-        """The agent's key pair, made on first use (1024-bit keys cost ~10 ms each)."""
+        """The agent's key pair, made on first use (1024-bit keys take a while to make)."""
         if self._key is None:
             bits = versions.key_bits(self._version)
             self._key = keys.shared_512() if bits == 512 else keys.generate(bits)

@@ -211,4 +211,4 @@ def test_demo_serves_live_metrics() -> None:
         process.terminate()
         _, stderr = process.communicate(timeout=10)
     assert "Traceback" not in stderr
-    assert "open http://localhost" in stderr
+    assert f"open=http://localhost:{port}/" in stderr

@@ -29,6 +29,8 @@ from simulator.cloud.auth import CloudAccount, DigestGuard, Verdict
 from simulator.faults import Fault, Faults, RawResponse
 from simulator.world import Cluster, World
 
+# Spelled here again on purpose, from the OpenAPI's documents: the simulator checks the
+# exporter's spelling (exporter/sources/cloud/routes.py) instead of sharing it.
 INSTANCES = "/api/v2/instances"
 BACKUP_SETS = "/api/v2/instances/:id/backup/data/sets"
 BACKUP_SET = "/api/v2/instances/:id/backup/data/sets/:backupTaskId"

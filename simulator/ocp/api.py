@@ -31,6 +31,8 @@ from simulator.ocp import views
 from simulator.ocp.auth import OcpAccount, RequestParts, authenticate
 from simulator.world import Cluster, Tenant, World
 
+# Spelled here again on purpose, from OCP's documents: the simulator checks the exporter's
+# spelling (exporter/sources/ocp/routes.py) instead of sharing it.
 CLUSTERS = "/api/v2/ob/clusters"
 OVERVIEW = "/api/v2/ob/clusters/:id/backup/overview"
 TENANTS = "/api/v2/ob/clusters/:id/tenants"

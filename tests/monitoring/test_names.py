@@ -1,6 +1,6 @@
 """Every metric and label name in the dashboards and rules is one the exporter emits.
 
-A metric renamed in exporter/collector.py but not here fails the build; so does a label.
+A metric renamed in exporter/contract.py but not here fails the build; so does a label.
 """
 
 from __future__ import annotations
