@@ -219,6 +219,14 @@ def one(expr: str) -> str:
     return f"max without ({REPLICA_LABELS}) ({expr})"
 
 
+def oldest_ages(metric: str, selector: str) -> list[Query]:
+    """A line per tenant of `time() - metric`, the TOP_LINES oldest: how old each tenant's
+    timestamp is, where the worst are what an operator looks for."""
+    return [
+        Query(f"topk({TOP_LINES}, " + one(f"time() - {metric}{{{selector}}}") + ")", TENANT_LEGEND)
+    ]
+
+
 def worst(expr: str, count: int = TOP) -> str:
     """The `count` largest values, largest first: what a bar gauge can show of a fleet."""
     return f"sort_desc(topk({count}, {one(expr)}))"
@@ -608,17 +616,7 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                     "Log backup delay",
                     f"Age of the log backup (archive) checkpoint (the {TOP_LINES} oldest). The "
                     "line is OceanBaseLogBackupDelayHigh's threshold.",
-                    [
-                        Query(
-                            f"topk({TOP_LINES}, "
-                            + one(
-                                "time() - oceanbase_log_backup_checkpoint_timestamp_seconds"
-                                f"{{{obshell}}}"
-                            )
-                            + ")",
-                            TENANT_LEGEND,
-                        )
-                    ],
+                    oldest_ages("oceanbase_log_backup_checkpoint_timestamp_seconds", obshell),
                     "s",
                     steps_for(t["log_backup_max_delay_seconds"]),
                 ),
@@ -637,17 +635,7 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                     "The data a disaster now would lose: time since the latest point each tenant "
                     f"can provably be restored to (the {TOP_LINES} oldest). The line is the RPO "
                     "of OceanBaseRecoveryPointTooOld.",
-                    [
-                        Query(
-                            f"topk({TOP_LINES}, "
-                            + one(
-                                "time() - oceanbase_backup_recovery_point_timestamp_seconds"
-                                f"{{{obshell}}}"
-                            )
-                            + ")",
-                            TENANT_LEGEND,
-                        )
-                    ],
+                    oldest_ages("oceanbase_backup_recovery_point_timestamp_seconds", obshell),
                     "s",
                     steps_for(t["recovery_point_max_age_seconds"]),
                 ),
@@ -716,17 +704,7 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                     "Age of each tenant's log backup checkpoint (the cluster's, from OCP's "
                     f"overview, where the tenant routes could not be read; the {TOP_LINES} "
                     "oldest). The line is OceanBaseLogBackupDelayHigh's threshold.",
-                    [
-                        Query(
-                            f"topk({TOP_LINES}, "
-                            + one(
-                                "time() - oceanbase_log_backup_checkpoint_timestamp_seconds"
-                                f"{{{ocp_tenant}}}"
-                            )
-                            + ")",
-                            TENANT_LEGEND,
-                        )
-                    ],
+                    oldest_ages("oceanbase_log_backup_checkpoint_timestamp_seconds", ocp_tenant),
                     "s",
                     steps_for(t["log_backup_max_delay_seconds"]),
                 ),
@@ -736,17 +714,7 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                     "DONE data backup's end and its log backup checkpoint (per cluster, an "
                     "approximation, where the tenant routes could not be read; the "
                     f"{TOP_LINES} oldest). The line is the RPO of OceanBaseRecoveryPointTooOld.",
-                    [
-                        Query(
-                            f"topk({TOP_LINES}, "
-                            + one(
-                                "time() - oceanbase_backup_recovery_point_timestamp_seconds"
-                                f"{{{ocp_tenant}}}"
-                            )
-                            + ")",
-                            TENANT_LEGEND,
-                        )
-                    ],
+                    oldest_ages("oceanbase_backup_recovery_point_timestamp_seconds", ocp_tenant),
                     "s",
                     steps_for(t["recovery_point_max_age_seconds"]),
                 ),
@@ -838,17 +806,7 @@ def overview_rows(t: dict[str, Threshold]) -> list[Row]:
                     "last restorable window (per instance, the checkpoint of the newest DONE "
                     "backup set, where the windows could not be read; the "
                     f"{TOP_LINES} oldest). OceanBaseRecoveryPointTooOld leaves Cloud out.",
-                    [
-                        Query(
-                            f"topk({TOP_LINES}, "
-                            + one(
-                                "time() - oceanbase_backup_recovery_point_timestamp_seconds"
-                                f"{{{cloud_tenant}}}"
-                            )
-                            + ")",
-                            TENANT_LEGEND,
-                        )
-                    ],
+                    oldest_ages("oceanbase_backup_recovery_point_timestamp_seconds", cloud_tenant),
                     "s",
                 ),
                 bars(

@@ -132,6 +132,17 @@ async def test_a_new_agent_process_drops_the_cached_identity_and_histories(
     assert len([p for p in restarted if "/backup/tasks" in p]) == 4
 
 
+def _history_broken(stub: ObshellStub) -> None:
+    """tenant1's latest task changes and no history can be read again."""
+    changed = seed("cluster_backup_overview")
+    changed["data"]["statuses"][0]["status"] = "FAILED"
+    stub.routes["/api/v1/obcluster/backup/overview"] = (200, changed)
+    for name in ("tenant1", "tenant2"):
+        stub.routes[f"/api/v1/tenant/{name}/backup/tasks"] = (
+            500, error(500, "Common.Unexpected", "boom"),
+        )  # fmt: skip
+
+
 async def test_a_history_that_cannot_be_read_again_is_served_until_stale_after(
     obshell: ObshellStub, tmp_path: Path
 ) -> None:
@@ -139,13 +150,7 @@ async def test_a_history_that_cannot_be_read_again_is_served_until_stale_after(
     async with running_poller(obshell_config(tmp_path, obshell.url, extra)) as poller:
         first = await poll_once(poller)
         read_at = value(first, VERIFIED, fact="job_history")
-        changed = seed("cluster_backup_overview")
-        changed["data"]["statuses"][0]["status"] = "FAILED"  # tenant1's job ended anew
-        obshell.routes["/api/v1/obcluster/backup/overview"] = (200, changed)
-        for name in ("tenant1", "tenant2"):
-            obshell.routes[f"/api/v1/tenant/{name}/backup/tasks"] = (
-                500, error(500, "Common.Unexpected", "boom"),
-            )  # fmt: skip
+        _history_broken(obshell)  # tenant1's job ended anew
         served = await poll_once(poller)
         await asyncio.sleep(3.2)  # past stale_after since the first poll
         dropped = await poll_once(poller)
@@ -165,17 +170,6 @@ async def test_a_history_that_cannot_be_read_again_is_served_until_stale_after(
     # task did not change, so its history still stands, confirmed by this poll.
     assert value(dropped, success, tenant_name="tenant1") is None
     assert value(dropped, success, tenant_name="tenant2") is not None
-
-
-def _history_broken(stub: ObshellStub) -> None:
-    """tenant1's latest task changes and no history can be read again."""
-    changed = seed("cluster_backup_overview")
-    changed["data"]["statuses"][0]["status"] = "FAILED"
-    stub.routes["/api/v1/obcluster/backup/overview"] = (200, changed)
-    for name in ("tenant1", "tenant2"):
-        stub.routes[f"/api/v1/tenant/{name}/backup/tasks"] = (
-            500, error(500, "Common.Unexpected", "boom"),
-        )  # fmt: skip
 
 
 async def test_data_holding_a_cached_history_goes_stale_from_its_confirmation_not_its_poll(

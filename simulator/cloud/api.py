@@ -27,6 +27,7 @@ from simulator.clock import SimClock
 from simulator.cloud import views
 from simulator.cloud.auth import CloudAccount, DigestGuard, Verdict
 from simulator.faults import Fault, Faults, RawResponse
+from simulator.query import positive_or
 from simulator.world import Cluster, World
 
 # Spelled here again on purpose, from the OpenAPI's documents: the simulator checks the
@@ -193,8 +194,8 @@ class CloudApi:
         return self._page(listed, call.query)
 
     def _page(self, items: list[Any], query: Mapping[str, str]) -> Reply:
-        number = _positive(query.get("pageNumber"), 1)
-        size = min(_positive(query.get("pageSize"), DEFAULT_PAGE_SIZE), self.max_page_size)
+        number = positive_or(query.get("pageNumber"), 1)
+        size = min(positive_or(query.get("pageSize"), DEFAULT_PAGE_SIZE), self.max_page_size)
         window = items[(number - 1) * size : number * size]
         return PagingData[Any](
             dataList=window,
@@ -213,11 +214,6 @@ def _backup_set(call: Call) -> Reply:
 def _restorable(call: Call) -> Reply:
     assert call.cluster is not None
     return RestorableTenants(views.cloud_restorable_tenants(call.cluster, call.t))
-
-
-def _positive(text: str | None, default: int) -> int:
-    value = int(text) if text and text.isdigit() else 0
-    return value if value >= 1 else default
 
 
 def _replacement(fault: Fault) -> CloudError | RawResponse:

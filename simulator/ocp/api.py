@@ -29,6 +29,7 @@ from simulator.clock import SimClock
 from simulator.faults import Fault, Faults, RawResponse
 from simulator.ocp import views
 from simulator.ocp.auth import OcpAccount, RequestParts, authenticate
+from simulator.query import positive_or
 from simulator.world import Cluster, Tenant, World
 
 # Spelled here again on purpose, from OCP's documents: the simulator checks the exporter's
@@ -256,8 +257,8 @@ def _in_window(start: str | None, query: Mapping[str, str]) -> bool:
 
 def _paged(items: list[Any], query: Mapping[str, str], max_page_size: int) -> Reply:
     """One page of `items` with OCP's `page` block (`number` 1-based)."""
-    number = _positive(query.get("page"), 1)
-    size = min(_positive(query.get("size"), DEFAULT_PAGE_SIZE), max_page_size)
+    number = positive_or(query.get("page"), 1)
+    size = min(positive_or(query.get("size"), DEFAULT_PAGE_SIZE), max_page_size)
     window = items[(number - 1) * size : number * size]
     page = PageInfo(
         totalElements=len(items),
@@ -275,11 +276,6 @@ def _time(call: Call) -> Reply:
 def _overview(call: Call) -> Reply:
     assert call.cluster is not None
     return views.ocp_overview(call.cluster, call.t)
-
-
-def _positive(text: str | None, default: int) -> int:
-    value = int(text) if text and text.isdigit() else 0
-    return value if value >= 1 else default
 
 
 def _replacement(fault: Fault) -> OcpError | RawResponse:

@@ -9,7 +9,7 @@ import asyncio
 import json
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -21,7 +21,6 @@ from prometheus_client.openmetrics.parser import (
 
 from exporter.collector import ExporterState, collect
 from exporter.exposition import Exposition, render
-from exporter.poller import Poller
 from exporter.snapshot import (
     Cluster,
     ClusterIdentity,
@@ -31,7 +30,6 @@ from exporter.snapshot import (
     Tenant,
 )
 from exporter.sources.obshell import routes
-from simulator import Simulator
 from tests.hardening.raw_agent import (
     ALL_PATHS,
     Behaviour,
@@ -41,14 +39,17 @@ from tests.hardening.raw_agent import (
     rewrite,
 )
 from tests.helpers.exposition import Samples, value
-from tests.helpers.hardening import ExporterProcess, secret_file, target_line, write_config
+from tests.helpers.hardening import (
+    PollerFor,
+    StartAgent,
+    StartExporter,
+    StartSimulator,
+    secret_file,
+    target_line,
+    write_config,
+)
 from tests.helpers.polling import rendered
 from tests.helpers.process import run_cli
-
-StartSimulator = Callable[..., Awaitable[Simulator]]
-StartAgent = Callable[..., Awaitable[RawAgent]]
-StartExporter = Callable[..., Awaitable[ExporterProcess]]
-PollerFor = Callable[[Path], Poller]
 
 TENANTS, BACKUP_INFO, LOG_TASKS = routes.TENANTS, routes.BACKUP_INFO, routes.LOG_TASKS
 BACKUP_JOBS = routes.BACKUP_JOBS

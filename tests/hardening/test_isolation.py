@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -23,16 +22,17 @@ from exporter import poller as poller_module
 from exporter.config import load_config
 from exporter.poller import Poller
 from exporter.sources.obshell import routes
-from simulator import Simulator
-from tests.hardening.raw_agent import ALL_PATHS, RawAgent, no_answer
+from tests.hardening.raw_agent import ALL_PATHS, no_answer
 from tests.helpers.exposition import value
-from tests.helpers.hardening import ExporterProcess, secret_file, target_line
+from tests.helpers.hardening import (
+    PollerFor,
+    StartAgent,
+    StartExporter,
+    StartSimulator,
+    secret_file,
+    target_line,
+)
 from tests.helpers.polling import rendered
-
-StartSimulator = Callable[..., Awaitable[Simulator]]
-StartAgent = Callable[..., Awaitable[RawAgent]]
-StartExporter = Callable[..., Awaitable[ExporterProcess]]
-PollerFor = Callable[[Path], Poller]
 
 UP = "oceanbase_backup_exporter_target_up"
 POLLS = "oceanbase_backup_exporter_polls_total"

@@ -32,11 +32,9 @@ from exporter.sources.base import PollResult
 from exporter.sources.errors import PollError
 from exporter.sources.http import RequestStats
 from exporter.sources.obshell import routes
-from simulator import Simulator
 from tests.hardening.raw_agent import (
     ALL_PATHS,
     Behaviour,
-    RawAgent,
     close_at_once,
     deep_json,
     gzip_bomb,
@@ -53,16 +51,20 @@ from tests.hardening.raw_agent import (
 )
 from tests.helpers.configs import PASSWORD, obshell_config
 from tests.helpers.exposition import Samples, value
-from tests.helpers.hardening import ExporterProcess, secret_file, target_line, write_config
+from tests.helpers.hardening import (
+    ExporterProcess,
+    PollerFor,
+    StartAgent,
+    StartSimulator,
+    secret_file,
+    target_line,
+    write_config,
+)
 from tests.helpers.obshell_stub import ObshellStub
 from tests.helpers.payloads import standard_routes
 from tests.helpers.polling import rendered
 from tests.helpers.process import free_port
 from tests.helpers.tls_material import CA
-
-StartSimulator = Callable[..., Awaitable[Simulator]]
-StartAgent = Callable[..., Awaitable[RawAgent]]
-PollerFor = Callable[[Path], Poller]
 
 INFO, SECRET, OB_INFO, TENANTS = routes.INFO, "/api/v1/secret", routes.OB_INFO, routes.TENANTS
 CLUSTER_BACKUP, TENANT_BACKUP = routes.CLUSTER_BACKUP, routes.TENANT_BACKUP

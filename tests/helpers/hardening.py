@@ -10,15 +10,32 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 
+from exporter.poller import Poller
+from tests.hardening.raw_agent import RawAgent
 from tests.helpers.exposition import Samples, samples
 from tests.helpers.process import free_port
+from tests.helpers.simulator import StartSimulator as StartSimulator  # one of the fixtures' types
 
 PASSWORD = "hardening-root-pass"
+# The hardening fixtures' types (the fixtures themselves are in tests/hardening/conftest.py).
+StartAgent = Callable[..., Awaitable[RawAgent]]
+PollerFor = Callable[[Path], Poller]
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL when it has not exited within 15 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
 
 
 def secret_file(folder: Path, password: str = PASSWORD, name: str = "pw") -> Path:
@@ -108,15 +125,12 @@ class ExporterProcess:
     async def stop(self) -> str:
         """SIGTERM, wait (bounded), and return the whole log."""
         await self.client.aclose()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.to_thread(self.process.wait, 15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        await asyncio.to_thread(_stop, self.process)
         self._log.close()
         return self.log_file.read_text()
+
+
+StartExporter = Callable[..., Awaitable[ExporterProcess]]
 
 
 class SimulatorProcess:
@@ -151,11 +165,5 @@ class SimulatorProcess:
 
     async def stop(self) -> None:
         """SIGTERM, and wait (bounded)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.to_thread(self.process.wait, 15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        await asyncio.to_thread(_stop, self.process)
         self._log.close()

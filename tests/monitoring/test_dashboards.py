@@ -334,40 +334,27 @@ NOT_SHOWN = {
     "oceanbase_backup_exporter_config_last_reload_success_timestamp_seconds": "same",
     "oceanbase_backup_exporter_build_info": "the exporter's own identity",
 }
+# Families obshell exports per tenant; OCP's tenant-level task routes (issue 13) export the same.
+PER_TENANT_TASKS = {
+    "oceanbase_tenant_info",
+    "oceanbase_backup_task_status",
+    "oceanbase_backup_task_info",
+    "oceanbase_backup_task_output_bytes",
+    "oceanbase_backup_last_success_timestamp_seconds",
+    "oceanbase_backup_last_failure_timestamp_seconds",
+    "oceanbase_log_backup_status",
+    "oceanbase_log_backup_info",
+    "oceanbase_log_backup_checkpoint_timestamp_seconds",
+    "oceanbase_log_backup_delay_seconds",
+    "oceanbase_backup_recovery_point_timestamp_seconds",
+    "oceanbase_restore_status",
+    "oceanbase_restore_info",
+}
 # Families each source exports per tenant (docs/metrics.md): its panels draw them per tenant,
 # and the tenant detail shows them for that source's tenants.
 PER_TENANT = {
-    "obshell": {
-        "oceanbase_tenant_info",
-        "oceanbase_backup_task_status",
-        "oceanbase_backup_task_info",
-        "oceanbase_backup_task_output_bytes",
-        "oceanbase_backup_last_success_timestamp_seconds",
-        "oceanbase_backup_last_failure_timestamp_seconds",
-        "oceanbase_log_backup_status",
-        "oceanbase_log_backup_info",
-        "oceanbase_log_backup_checkpoint_timestamp_seconds",
-        "oceanbase_log_backup_delay_seconds",
-        "oceanbase_backup_recovery_point_timestamp_seconds",
-        "oceanbase_restore_status",
-        "oceanbase_restore_info",
-    },
-    # issue 13: OCP's tenant-level task routes, under the obshell names
-    "ocp": {
-        "oceanbase_tenant_info",
-        "oceanbase_backup_task_status",
-        "oceanbase_backup_task_info",
-        "oceanbase_backup_task_output_bytes",
-        "oceanbase_backup_last_success_timestamp_seconds",
-        "oceanbase_backup_last_failure_timestamp_seconds",
-        "oceanbase_log_backup_status",
-        "oceanbase_log_backup_info",
-        "oceanbase_log_backup_checkpoint_timestamp_seconds",
-        "oceanbase_log_backup_delay_seconds",
-        "oceanbase_backup_recovery_point_timestamp_seconds",
-        "oceanbase_restore_status",
-        "oceanbase_restore_info",
-    },
+    "obshell": PER_TENANT_TASKS,
+    "ocp": PER_TENANT_TASKS,
     # issue 13: Cloud's restorable windows
     "cloud": {
         "oceanbase_backup_set_status",
