@@ -11,20 +11,24 @@ A slow or dead target only ever waits on its own timeouts:
   always younger than `stale_after` (at least 2 x interval) when it arrives, and a slow upstream
   shows as that target's `poll_errors_total{reason="deadline"}` and `last_poll_duration_seconds`,
   never as a stuck process.
-- The shared caps (`concurrency` polls past their first answer, `concurrency` requests) bound
-  our own work in flight: parsed answers and tasks in memory, and CPU bursts that would make
-  other requests miss their timeouts. A request waiting on a silent upstream does none of that
-  work, so it must not count: a poll takes shared slots only once its upstream has answered
-  (a target that never answers holds none), a request gives back its shared slot once it has
-  waited REQUEST_SLOT_LEASE seconds on its upstream, and its poll then gives back its poll
-  slot (see exporter.sources.budget). Time queued for a poll slot does not count against the
-  deadline: when the exporter itself is the bottleneck, polls are late, not cut. The
-  connection pool has no cap of its own for the same reason as the leases; each target's
-  `max_concurrency` bounds its connections.
+- The shared caps (`concurrency` polls, `concurrency` requests) bound our own work in flight:
+  parsed answers and tasks in memory, and CPU bursts that would make other requests miss their
+  timeouts. A request waiting on a silent upstream does none of that work, so it must not
+  count for long: a poll queues for its poll slot before it starts, and each of its requests
+  takes a request slot, unless its upstream gave no answer in the previous poll (then it takes
+  shared slots only once its upstream answers, so a target that stays silent holds none); a
+  request gives back its shared slot once it has waited REQUEST_SLOT_LEASE seconds on its
+  upstream, and its poll then gives back its poll slot (see exporter.sources.budget). A target
+  that dies, or is dead at start (every new target is presumed to answer), therefore holds a
+  slot for one lease, once. Time queued for a poll slot does not count against the deadline:
+  when the exporter itself is the bottleneck, polls are late, not cut. The connection pool
+  has no cap of its own for the same reason as the leases; each target's `max_concurrency`
+  bounds its connections.
 
 Alternatives rejected: backing dead targets off hides their recovery for longer and still lets
-a target that just died hold slots; a separate lane for failing targets cannot tell a dead
-target from a live one at start, when every target is new.
+a target that just died hold slots; letting every poll's first request go out unqueued (the
+rule before) opened a request per target at once as each cycle started, which at 1,000 targets
+was a sixth of the process's peak memory.
 """
 
 from __future__ import annotations
@@ -256,7 +260,7 @@ class TargetRunner:
             grace = min(1.0, deadline * JITTER)
             try:
                 async with asyncio.timeout(deadline + grace) as backstop:
-                    self.budget.begin(deadline, backstop)
+                    await self.budget.begin(deadline, backstop)
                     result = await self.source.poll()
             except TimeoutError:
                 message = f"the poll did not end within {grace:g}s of its deadline"
@@ -623,7 +627,7 @@ class Poller:
 
 
 def _poll_slots(concurrency: int) -> int:
-    """How many polls may be past their first answer at once (each for its lease at most).
+    """How many polls may be under way at once (a stalled one for its lease at most).
 
     Each holds its parsed answers and up to `max_concurrency` tasks per fan-out; with 1,000
     targets polled together that was the process's peak memory. More polls in flight than

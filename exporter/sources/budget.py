@@ -7,10 +7,14 @@ rules keep a slow or dead upstream from costing any other target:
   `deadline` and later ones are not made, so a poll returns what it got by then. Time spent
   queued for a shared poll slot, behind other targets, does not count: a busy exporter makes
   polls late, not cut.
-- **A poll's first request is its own.** Until the upstream has answered once in this poll, the
-  poll's requests wait only on the target's own `max_concurrency` and `timeout`; they take
-  neither a shared poll slot nor a shared request slot. A target that accepts connections and
-  never answers therefore never occupies anything another target needs.
+- **A silent upstream's requests are its own.** A poll whose upstream gave no answer in the
+  previous poll takes neither a shared poll slot nor a shared request slot until it answers in
+  this one: its requests wait only on the target's own `max_concurrency` and `timeout`. A target
+  that accepts connections and never answers therefore occupies nothing another target needs
+  for longer than one lease, once. Every other poll (its upstream answered last time, or it was
+  never polled) queues for its poll slot before it starts, so a cycle's polls do not all open
+  their first request at once: 1,000 first requests in flight together, each with its
+  connection, task chain and parsed answer, were the largest part of a cycle's peak memory.
 - **A request's shared slot is a lease** (`SharedSlots`): a request that has waited on its
   upstream for `lease` seconds gives its slot back and carries on under its target's own
   limits. The shared caps exist to bound our own work in flight (parsed answers, tasks, CPU
@@ -86,18 +90,26 @@ class PollBudget:
         self.request_slots = request_slots
         self._deadline: float | None = None
         self._backstop: asyncio.Timeout | None = None
-        self._answered = False
+        # Outside a poll: whether the last poll had an answer (a target never polled is
+        # presumed to answer, so that the first cycle's polls also queue).
+        self._answered = True
         self._slot: Slot | None = None
         self._slot_taken = False
         self._slot_lock = asyncio.Lock()
 
-    def begin(self, seconds: float, backstop: asyncio.Timeout | None = None) -> None:
-        """A poll starts: it has `seconds` in all (the `backstop` moves with its deadline)."""
+    async def begin(self, seconds: float, backstop: asyncio.Timeout | None = None) -> None:
+        """A poll starts: it has `seconds` in all (the `backstop` moves with its deadline).
+
+        Unless the upstream was silent in the previous poll, this first waits for the poll's
+        shared slot (the wait does not count against its deadline).
+        """
         self.end()
         self._deadline = time.monotonic() + seconds
         self._backstop = backstop
-        self._answered = False
+        presumed_answering, self._answered = self._answered, False
         self._slot_taken = False
+        if presumed_answering and self._poll_slots is not None:
+            await self._queue_for_poll_slot(self._poll_slots)
 
     def end(self) -> None:
         """The poll ended: give back its shared poll slot if it still holds one."""
@@ -127,11 +139,13 @@ class PollBudget:
     async def admit(self) -> bool:
         """Before a request: True when it must also take a shared request slot.
 
-        Until the upstream has answered, the request is the target's own affair. After that,
-        the poll first takes a shared poll slot (once per poll, waiting its turn behind other
-        targets without its deadline running), and each request a shared request slot.
+        In a poll that started without its slot (its upstream was silent last time), requests
+        are the target's own affair until the upstream answers. After that, the poll takes a
+        shared poll slot (once per poll, waiting its turn behind other targets without its
+        deadline running). Once a poll holds or held its slot, each request takes a shared
+        request slot, whose lease ending gives the poll slot back (`stalled`).
         """
-        if not self._answered:
+        if not (self._answered or self._slot_taken):
             return False
         if self._poll_slots is not None and not self._slot_taken:
             async with self._slot_lock:  # the poll's concurrent requests wait for one slot

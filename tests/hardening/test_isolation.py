@@ -2,11 +2,13 @@
 
 A dead target is a raw TCP listener that accepts and never answers; a slow one is the
 simulator with latency on some routes. The claims: a dead target holds no shared slot a live
-target needs; a target that answers and then stalls gives the shared slots back after their
-lease; a poll ends by its deadline (its interval) and says so on its own target's metrics; the
-process stays healthy through it; a target is never `up` while none of its data is shown;
-`/-/ready` waits for every first poll; per-tenant work is bounded in flight; a runaway tenant
-list is one clear error. Speed itself is measured by `python -m bench isolation`, not here.
+target needs (beyond one lease on its first poll); `concurrency` bounds the requests in flight
+even as a cycle's polls all start; a target that answers and then stalls gives the shared
+slots back after their lease; a poll ends by its deadline (its interval) and says so on its
+own target's metrics; the process stays healthy through it; a target is never `up` while none
+of its data is shown; `/-/ready` waits for every first poll; per-tenant work is bounded in
+flight; a runaway tenant list is one clear error. Speed itself is measured by
+`python -m bench isolation`, not here.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from exporter import poller as poller_module
 from exporter.config import load_config
 from exporter.poller import Poller
 from exporter.sources.obshell import routes
-from tests.hardening.raw_agent import ALL_PATHS, no_answer
+from tests.hardening.raw_agent import ALL_PATHS, Request, no_answer
 from tests.helpers.exposition import value
 from tests.helpers.hardening import (
     PollerFor,
@@ -65,25 +67,76 @@ async def live_polls_while_running(poller: Poller, name: str, seconds: float) ->
 
 
 async def test_dead_targets_hold_no_slot_a_live_target_needs(
-    start_simulator: StartSimulator, start_agent: StartAgent, poller_for: PollerFor, tmp_path: Path
+    start_simulator: StartSimulator,
+    start_agent: StartAgent,
+    poller_for: PollerFor,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # One shared slot, six targets that accept and never answer, one live target polled every
-    # 0.5 s. Before: each dead poll held the only poll slot for its 1.9 s timeout, so the live
-    # target got a turn now and then. Now a target that never answered holds nothing shared.
+    # One shared slot, four targets that accept and never answer, one live target, all polled
+    # every 0.5 s. A target never polled is presumed to answer: its first poll queues for the slot
+    # and holds it for one lease (0.3 s here). From then on it is known silent and holds
+    # nothing shared. Were it to queue on every poll, the four would want 1.2 s of the slot
+    # per round and the live target would get a turn every 1.2 s or so (before issue 16, each
+    # held the slot for its whole timeout).
+    monkeypatch.setattr(poller_module, "REQUEST_SLOT_LEASE", 0.3, raising=False)
     sim = await start_simulator(scenario="healthy", clusters=1, tenants=2)
     dead = await start_agent()
     dead.faults[ALL_PATHS] = no_answer()
     secret = secret_file(tmp_path)
     lines = [target_line("live", sim.agent_url(0), secret, ", interval: 500ms, timeout: 400ms")]
     lines += [
-        target_line(f"dead{i}", dead.url, secret, ", interval: 2s, timeout: 1900ms")
-        for i in range(6)
+        target_line(f"dead{i}", dead.url, secret, ", interval: 500ms, timeout: 450ms")
+        for i in range(4)
     ]
     poller = poller_for(config(tmp_path, lines, concurrency=1))
-    polls = await live_polls_while_running(poller, "live", 4.0)
-    # About 8 expected; generous for a loaded machine (before: 0 to 2).
-    assert polls >= 5, polls
-    assert poller.runners["live"].health.up is True
+    poller.start()
+    runners = poller.runners
+    for _ in range(100):  # every dead target's first poll over: all now known silent
+        if all(runners[f"dead{i}"].health.polls >= 1 for i in range(4)):
+            break
+        await asyncio.sleep(0.05)
+    before = runners["live"].health.polls
+    await asyncio.sleep(4.0)
+    polls = runners["live"].health.polls - before
+    # About 8 expected; generous for a loaded machine (queueing on every poll: 4).
+    assert polls >= 6, polls
+    assert runners["live"].health.up is True
+
+
+async def test_requests_in_flight_never_exceed_concurrency_even_as_a_cycle_starts(
+    start_simulator: StartSimulator, start_agent: StartAgent, poller_for: PollerFor, tmp_path: Path
+) -> None:
+    # `concurrency` is the most requests in flight across all targets (the config reference).
+    # Twelve targets start their polls together, in the first cycle and in a steady one; the
+    # agents see at most 2 requests at a time. Before, each poll's first request went out
+    # without a shared slot, so a cycle of 1,000 targets opened 1,000 requests at once (the
+    # largest part of the process's peak memory); here 12.
+    sim = await start_simulator(scenario="healthy", clusters=12, tenants=2)
+    agent = await start_agent(upstream=sim.base_url)
+    in_flight = peak = 0
+
+    async def counted(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: Request
+    ) -> None:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            await asyncio.sleep(0.02)  # long enough for every poll to have started
+            await agent.forward(reader, writer, request)
+        finally:
+            in_flight -= 1
+
+    agent.faults[ALL_PATHS] = counted
+    secret = secret_file(tmp_path)
+    lines = [target_line(f"t{i}", f"{agent.url}/obshell/{i}", secret) for i in range(12)]
+    poller = poller_for(config(tmp_path, lines, concurrency=2))
+    for cycle in ("first", "steady"):
+        peak = 0
+        results = await poller.poll_all_once()
+        assert all(result.complete for result in results), cycle
+        assert peak <= 2, (cycle, peak)
 
 
 async def test_a_target_that_answers_then_stalls_gives_the_shared_slots_back(
@@ -281,7 +334,7 @@ async def test_ready_waits_for_first_polls_then_latches(
     dead = await start_agent()
     dead.faults[ALL_PATHS] = no_answer()
     secret = secret_file(tmp_path)
-    live = target_line("live", sim.agent_url(0), secret, ", interval: 1s, timeout: 900ms")
+    live = target_line("live", sim.agent_url(0), secret, ", interval: 500ms, timeout: 450ms")
     poller = poller_for(config(tmp_path, [live]))
     poller.start()
     assert not poller.ready(), "no first poll yet"
