@@ -1,7 +1,8 @@
 """The lower bound: a bare fan-out of as many GETs at the same concurrency, no auth, no parsing.
 
 `aiohttp` is the cheapest client measured here; `httpx` is httpx's own transport. Each runs in
-a fresh process and prints JSON: wall time and CPU of a measured round after a warm-up one.
+a fresh process and prints JSON: the median wall time and CPU of 3 measured rounds after a
+warm-up one (as `bench.poll_cycle` does).
 
 By default every GET asks the agents' unauthenticated `/api/v1/info`. With `--urls FILE` (from
 `bench.routes`) it asks the exporter's own routes instead, each with obshell's auth header made
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -27,6 +29,7 @@ from exporter.sources.http import Response
 from exporter.sources.obshell.auth import HybridAuth
 
 Headers = dict[str, dict[str, str]]
+ROUNDS = 3
 
 
 async def _signed(session: aiohttp.ClientSession, urls: list[str]) -> Headers:
@@ -73,11 +76,20 @@ async def _measure(client: str, urls: list[str], concurrency: int, sign: bool) -
         if sign:
             signed = await _signed(session, urls)
         await _round(urls, concurrency, get)
-        if sign:  # headers live 60 s: made again for the measured round
-            signed = await _signed(session, urls)
-        cpu, wall = process_cpu(), time.monotonic()
-        await _round(urls, concurrency, get)
-        return {"wall": time.monotonic() - wall, "cpu": process_cpu() - cpu, "requests": len(urls)}
+        walls: list[float] = []
+        cpus: list[float] = []
+        for _ in range(ROUNDS):
+            if sign:  # headers live 60 s: made again for each measured round
+                signed = await _signed(session, urls)
+            cpu, wall = process_cpu(), time.monotonic()
+            await _round(urls, concurrency, get)
+            walls.append(time.monotonic() - wall)
+            cpus.append(process_cpu() - cpu)
+        return {
+            "wall": statistics.median(walls),
+            "cpu": statistics.median(cpus),
+            "requests": len(urls),
+        }
     finally:
         await close()
 
