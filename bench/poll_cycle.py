@@ -53,11 +53,12 @@ async def _measure(config: Path, cycles: int) -> dict[str, float]:
         for _ in range(cycles):
             requests_before = _requests(poller)
             cpu, wall = process_cpu(), time.monotonic()
-            results = await poller.poll_all_once()
+            # Counted and dropped at once: results kept into the next cycle would hold a second
+            # generation of every snapshot, which a running exporter never does (+9 MB at 1,000).
+            failed += sum(1 for r in await poller.poll_all_once() if not r.complete)
             walls.append(time.monotonic() - wall)
             cpus.append(process_cpu() - cpu)
             counts.append(_requests(poller) - requests_before)
-            failed += sum(1 for r in results if not r.complete)
     finally:
         await poller.stop()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -146,7 +146,7 @@ class UpstreamHTTP:
 
     `budget` carries the poll's deadline and its claim on the shared slots (see
     exporter.sources.budget): the target's own `target_limit` always applies; a shared
-    request slot only once the upstream has answered in this poll.
+    request slot unless the upstream was silent in the last poll and has not answered yet.
     """
 
     def __init__(
