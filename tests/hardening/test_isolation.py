@@ -334,7 +334,7 @@ async def test_ready_waits_for_first_polls_then_latches(
     dead = await start_agent()
     dead.faults[ALL_PATHS] = no_answer()
     secret = secret_file(tmp_path)
-    live = target_line("live", sim.agent_url(0), secret, ", interval: 500ms, timeout: 450ms")
+    live = target_line("live", sim.agent_url(0), secret, ", interval: 1s, timeout: 900ms")
     poller = poller_for(config(tmp_path, [live]))
     poller.start()
     assert not poller.ready(), "no first poll yet"
